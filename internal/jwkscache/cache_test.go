@@ -1,0 +1,369 @@
+package jwkscache
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mamlogin/mamlogin/internal/clock"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+var (
+	keyOnce sync.Once
+	keyPool []*rsa.PrivateKey
+)
+
+// testKey returns the i-th of a few keys generated once per test binary.
+func testKey(i int) *rsa.PrivateKey {
+	keyOnce.Do(func() {
+		for range 3 {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic(err)
+			}
+			keyPool = append(keyPool, k)
+		}
+	})
+	return keyPool[i]
+}
+
+func jwk(kid string, pub *rsa.PublicKey, extra map[string]any) map[string]any {
+	m := map[string]any{"kty": "RSA", "use": "sig", "kid": kid,
+		"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func setJSON(keys ...map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"keys": keys})
+	return b
+}
+
+// server is a counting key-set server whose answer the test sets.
+type server struct {
+	*httptest.Server
+	hits   atomic.Int64
+	mu     sync.Mutex
+	body   []byte
+	status int
+	gate   chan struct{} // when set, each request waits for a receive... of a close
+	served chan struct{} // gets a value after each request is answered
+}
+
+func newServer(t *testing.T, body []byte) *server {
+	s := &server{body: body, status: 200, served: make(chan struct{}, 100)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		body, status, gate := s.body, s.status, s.gate
+		s.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+			}
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+		s.served <- struct{}{}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *server) set(status int, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status, s.body = status, body
+}
+
+func newCache(t *testing.T, o Options) *Cache {
+	t.Helper()
+	if o.Logger == nil {
+		o.Logger = quiet
+	}
+	c, err := New(context.Background(), o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestPrefetchAtStart(t *testing.T) {
+	srv := newServer(t, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
+	c := newCache(t, Options{JWKSURL: srv.URL})
+	assert.EqualValues(t, 1, srv.hits.Load())
+	k, err := c.Lookup(t.Context(), "a")
+	require.NoError(t, err)
+	assert.True(t, k.Public.Equal(&testKey(0).PublicKey))
+	assert.EqualValues(t, 1, srv.hits.Load(), "a cached key costs no fetch")
+	st := c.Stats()
+	assert.EqualValues(t, 1, st.Fetches)
+	assert.Equal(t, 1, st.Keys)
+	assert.False(t, st.LastSuccess.IsZero())
+}
+
+func TestDownAtStartThenRecovers(t *testing.T) {
+	srv := newServer(t, nil)
+	srv.set(http.StatusServiceUnavailable, []byte("down"))
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := newCache(t, Options{JWKSURL: srv.URL, Clock: clk})
+	_, err := c.Lookup(t.Context(), "a")
+	require.ErrorIs(t, err, ErrUnknownKID)
+	st := c.Stats()
+	assert.EqualValues(t, 1, st.Failures)
+	assert.Contains(t, st.LastError, "status 503")
+
+	srv.set(200, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
+	// The loop retries after a second of backoff, without waiting for a request.
+	require.True(t, clk.WaitForWaiters(1, t.Context().Done()))
+	<-srv.served // the failed first fetch
+	clk.Advance(time.Second)
+	<-srv.served
+	require.NoError(t, c.Refresh(t.Context())) // join or follow it: either way keys are there
+	_, err = c.Lookup(t.Context(), "a")
+	require.NoError(t, err)
+}
+
+func TestScheduledRefresh(t *testing.T) {
+	srv := newServer(t, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := newCache(t, Options{JWKSURL: srv.URL, Clock: clk, RefreshEvery: time.Hour})
+	<-srv.served
+	srv.set(200, setJSON(jwk("b", &testKey(1).PublicKey, nil)))
+	require.True(t, clk.WaitForWaiters(1, t.Context().Done()))
+	clk.Advance(59 * time.Minute)
+	assert.EqualValues(t, 1, srv.hits.Load(), "not before the hour")
+	clk.Advance(time.Minute)
+	<-srv.served
+	require.True(t, clk.WaitForWaiters(1, t.Context().Done()), "the loop re-arms after the fetch")
+	assert.NotNil(t, c.Set().Key("b"))
+	assert.Nil(t, c.Set().Key("a"), "a key Entra removed is gone after the refresh")
+}
+
+// TestUnknownKIDRateLimited: random kids cost one fetch per MinInterval, the
+// misses in between answer at once, and a genuinely new key is accepted at
+// the first miss after the interval.
+func TestUnknownKIDRateLimited(t *testing.T) {
+	srv := newServer(t, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := newCache(t, Options{JWKSURL: srv.URL, Clock: clk, MinInterval: time.Minute})
+
+	for i := range 1000 {
+		_, err := c.Lookup(t.Context(), "random-"+string(rune('a'+i%26)))
+		require.ErrorIs(t, err, ErrUnknownKID)
+	}
+	assert.EqualValues(t, 1, srv.hits.Load(), "within a minute of the prefetch no miss fetches")
+	assert.EqualValues(t, 1000, c.Stats().RateLimited)
+
+	// Entra rotates: the new key is published.
+	srv.set(200, setJSON(jwk("a", &testKey(0).PublicKey, nil), jwk("new", &testKey(1).PublicKey, nil)))
+	clk.Advance(time.Minute)
+	k, err := c.Lookup(t.Context(), "new")
+	require.NoError(t, err, "the first miss after the interval fetches")
+	assert.True(t, k.Public.Equal(&testKey(1).PublicKey))
+	assert.EqualValues(t, 2, srv.hits.Load())
+
+	_, err = c.Lookup(t.Context(), "still-unknown")
+	require.ErrorIs(t, err, ErrUnknownKID)
+	assert.Contains(t, err.Error(), "at most one per 1m0s")
+	assert.EqualValues(t, 2, srv.hits.Load())
+}
+
+// TestUnknownKIDStormSharesOneFetch: misses arriving while a fetch runs wait
+// for that fetch instead of starting their own.
+func TestUnknownKIDStormSharesOneFetch(t *testing.T) {
+	srv := newServer(t, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := newCache(t, Options{JWKSURL: srv.URL, Clock: clk, MinInterval: time.Minute})
+	<-srv.served
+	gate := make(chan struct{})
+	srv.mu.Lock()
+	srv.gate = gate
+	srv.mu.Unlock()
+	srv.set(200, setJSON(jwk("a", &testKey(0).PublicKey, nil), jwk("new", &testKey(1).PublicKey, nil)))
+	clk.Advance(time.Minute)
+
+	var wg sync.WaitGroup
+	var found atomic.Int64
+	for i := range 200 {
+		wg.Go(func() {
+			kid := "random"
+			if i%2 == 0 {
+				kid = "new"
+			}
+			if _, err := c.Lookup(context.Background(), kid); err == nil {
+				found.Add(1)
+			}
+		})
+	}
+	// Known keys never wait, even while the fetch hangs.
+	_, err := c.Lookup(t.Context(), "a")
+	require.NoError(t, err)
+	close(gate)
+	wg.Wait()
+	assert.EqualValues(t, 2, srv.hits.Load(), "prefetch + one shared refresh")
+	assert.EqualValues(t, 100, found.Load(), "every lookup of the new key succeeded")
+}
+
+func TestMissWaitRespectsRequestContext(t *testing.T) {
+	srv := newServer(t, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := newCache(t, Options{JWKSURL: srv.URL, Clock: clk})
+	<-srv.served
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.mu.Lock()
+	srv.gate = gate
+	srv.mu.Unlock()
+	clk.Advance(time.Minute)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := c.Lookup(ctx, "x")
+	require.ErrorIs(t, err, ErrUnknownKID)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestLastGoodKeysSurviveBadRefresh(t *testing.T) {
+	good := setJSON(jwk("a", &testKey(0).PublicKey, nil))
+	tests := []struct {
+		name   string
+		status int
+		body   []byte
+		reason string
+	}{
+		{"500", 500, []byte("oops"), "status 500"},
+		{"garbage", 200, []byte("<html>"), "not a JWKS"},
+		{"no keys member", 200, []byte(`{"foo":1}`), `no "keys"`},
+		{"empty set", 200, []byte(`{"keys":[]}`), "no usable"},
+		{"only bad keys", 200, setJSON(map[string]any{"kty": "EC", "kid": "e"}), "no usable"},
+		{"too large", 200, append(append([]byte(`{"keys":[],"pad":"`), make([]byte, 2<<20)...), '"', '}'), "bound"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, good)
+			c := newCache(t, Options{JWKSURL: srv.URL, MaxBytes: 1 << 20})
+			srv.set(tt.status, tt.body)
+			err := c.Refresh(t.Context())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.reason)
+			_, err = c.Lookup(t.Context(), "a")
+			require.NoError(t, err, "the last good key set is kept")
+			assert.EqualValues(t, 1, c.Stats().Failures)
+		})
+	}
+}
+
+func TestFetchTimeout(t *testing.T) {
+	srv := newServer(t, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.gate = gate
+	c := newCache(t, Options{JWKSURL: srv.URL, Timeout: 50 * time.Millisecond})
+	st := c.Stats()
+	assert.EqualValues(t, 1, st.Failures, "a hanging Entra fails the fetch after Timeout; New still returns")
+	assert.Contains(t, st.LastError, "deadline")
+}
+
+func TestParseFiltersKeys(t *testing.T) {
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	pub := &testKey(0).PublicKey
+	set, err := Parse(setJSON(
+		jwk("good", pub, map[string]any{"issuer": "https://login.microsoftonline.com/{tenantid}/v2.0", "cloud_instance_name": "microsoftonline.com"}),
+		jwk("enc", pub, map[string]any{"use": "enc"}),
+		jwk("hs", pub, map[string]any{"alg": "HS256"}),
+		jwk("ec", pub, map[string]any{"kty": "EC"}),
+		jwk("short", &small.PublicKey, nil),
+		jwk("", pub, nil),
+		jwk("good", &testKey(1).PublicKey, nil),
+		jwk("badx5t", pub, map[string]any{"x5c": []string{"MIIB"}}),
+	))
+	require.NoError(t, err)
+	assert.Equal(t, 1, set.Len())
+	k := set.Key("good")
+	require.NotNil(t, k)
+	assert.True(t, k.Public.Equal(pub), "the first of two keys with one kid wins")
+	assert.Equal(t, "https://login.microsoftonline.com/{tenantid}/v2.0", k.Issuer)
+	assert.Equal(t, "microsoftonline.com", k.Cloud)
+	reasons := ""
+	for _, r := range set.Rejected {
+		reasons += r.KID + ": " + r.Reason + "\n"
+	}
+	for _, want := range []string{`use "enc"`, `alg "HS256"`, `kty "EC"`, "1024 bits", "no kid", "repeats", "badx5t"} {
+		assert.Contains(t, reasons, want)
+	}
+}
+
+// TestParseRealEntraKeySets: every key set Entra really served (copied from
+// shared/realworld into testdata) parses, with every key usable.
+func TestParseRealEntraKeySets(t *testing.T) {
+	files, err := filepath.Glob("../../testdata/entra/jwks/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			body, err := os.ReadFile(f)
+			require.NoError(t, err)
+			set, err := Parse(body)
+			require.NoError(t, err)
+			assert.Empty(t, set.Rejected)
+			var doc struct{ Keys []any }
+			require.NoError(t, json.Unmarshal(body, &doc))
+			assert.Equal(t, len(doc.Keys), set.Len())
+		})
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	keys := newServer(t, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
+	var disco atomic.Value
+	disco.Store(`{"issuer":"https://login.microsoftonline.com/t/v2.0","jwks_uri":"` + keys.URL + `"}`)
+	var gotQuery atomic.Value
+	d := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotQuery.Store(r.URL.RawQuery)
+		_, _ = io.WriteString(w, disco.Load().(string))
+	}))
+	t.Cleanup(d.Close)
+	c := newCache(t, Options{DiscoveryURL: d.URL + "/t/v2.0/.well-known/openid-configuration?appid=app", ExpectedIssuer: "https://login.microsoftonline.com/t/v2.0"})
+	assert.Equal(t, "appid=app", gotQuery.Load())
+	assert.Equal(t, 1, c.Stats().Keys)
+	assert.Equal(t, keys.URL, c.Stats().JWKSURL)
+
+	disco.Store(`{"issuer":"https://login.microsoftonline.com/other/v2.0","jwks_uri":"` + keys.URL + `"}`)
+	err := c.Refresh(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "discovery issuer")
+	disco.Store(`{"issuer":"https://login.microsoftonline.com/t/v2.0","jwks_uri":"ftp://x/keys"}`)
+	require.Error(t, c.Refresh(t.Context()))
+	assert.Equal(t, 1, c.Stats().Keys, "keys kept")
+}
+
+func TestNewNeedsOneURL(t *testing.T) {
+	_, err := New(context.Background(), Options{})
+	require.Error(t, err)
+	_, err = New(context.Background(), Options{JWKSURL: "a", DiscoveryURL: "b"})
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "exactly one"))
+}

@@ -1,0 +1,215 @@
+package intune
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Retry says whether the app may try the sign-in again after an error.
+type Retry string
+
+// Fallback says where the app sends the user after an error.
+type Fallback string
+
+const (
+	RetryNo   Retry = "no"   // do not retry
+	RetryOnce Retry = "once" // retry once, with a fresh token
+
+	FallbackNone   Fallback = "none"    // stop; show the message
+	FallbackWebSSO Fallback = "web_sso" // send the user to web sign-in
+)
+
+// AppError is one documented sign-in failure: the catalog row (ID, status, user
+// message, retry and fallback hints, admin cause and next step) plus, on the
+// copies this package returns, the concrete internal Reason and the safe token
+// Facts. Only ID, Message and StatusCode ever reach the client.
+//
+// errors.Is(err, ErrTokenExpired) holds for any *AppError with that ID;
+// errors.As(err, &appErr) yields the copy with its Reason.
+type AppError struct {
+	ID         string // e.g. "ent.intune.validate_token.token_expired.app_error"
+	StatusCode int
+	Message    string // user message; "" for silent errors
+
+	Retry         Retry
+	Fallback      Fallback
+	AdminCause    string // what is wrong, for the admin
+	AdminNextStep string // what the admin should do
+
+	// Reason is the concrete internal cause ("aud is X, expected Y"). It is
+	// logged for the admin and never sent to the client.
+	Reason string
+	// RequestID is set by the login handler on the copy it answers with.
+	RequestID string
+	// Facts are safe token facts (tid, oid, aud, azp, kid, exp) gathered up to
+	// the failure, for the admin's log. Never the raw token.
+	Facts TokenFacts
+}
+
+// TokenFacts are the parts of a token that are safe to log: identifiers and
+// times, never the token, its signature or personal attributes.
+type TokenFacts struct {
+	TenantID, ObjectID, Audience, AuthorizedParty, KeyID, Issuer, Version string
+	ExpiresAt                                                           int64 // Unix seconds; 0 when unknown
+}
+
+// Error returns the ID and, when set, the internal reason. It is for logs and
+// tests; clients get MarshalJSON.
+func (e *AppError) Error() string {
+	if e.Reason == "" {
+		return e.ID
+	}
+	return e.ID + ": " + e.Reason
+}
+
+// Is reports whether target is an *AppError with the same ID, so that
+// errors.Is(err, ErrInvalidToken) matches any copy carrying a reason.
+func (e *AppError) Is(target error) bool {
+	t, ok := target.(*AppError)
+	return ok && t != nil && e != nil && t.ID == e.ID
+}
+
+// Silent reports whether the app shows no message for this error.
+func (e *AppError) Silent() bool { return e.Message == "" }
+
+// because returns a copy of the catalog row e carrying an internal reason.
+func (e *AppError) because(format string, args ...any) *AppError {
+	c := *e
+	c.Reason = fmt.Sprintf(format, args...)
+	return &c
+}
+
+// appErrorJSON is the wire shape of the contract's app_error body.
+type appErrorJSON struct {
+	ID            string `json:"id"`
+	Message       string `json:"message"`
+	DetailedError string `json:"detailed_error"`
+	RequestID     string `json:"request_id"`
+	StatusCode    int    `json:"status_code"`
+}
+
+// MarshalJSON writes the app_error body of the contract. detailed_error is
+// always empty: validation internals are logged, never sent.
+func (e *AppError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(appErrorJSON{ID: e.ID, Message: e.Message, RequestID: e.RequestID, StatusCode: e.StatusCode})
+}
+
+// The catalog: one value per row of the contract's errors.tsv, in its order.
+// testdata/errors.tsv is a copy of that file and errors_test.go proves every
+// field here matches it.
+var (
+	ErrNotAvailable = &AppError{
+		ID: "api.user.login_by_intune.not_available.app_error", StatusCode: http.StatusNotImplemented,
+		Retry: RetryNo, Fallback: FallbackWebSSO,
+		AdminCause:    "The server does not support Intune MAM: the feature is not available in this build or not enabled (licensed) for this deployment.",
+		AdminNextStep: "Confirm the server build includes Intune MAM support and that the deployment is licensed for it; users sign in via web or desktop meanwhile.",
+	}
+	ErrNotConfigured = &AppError{
+		ID: "api.user.login_by_intune.not_configured.app_error", StatusCode: http.StatusBadRequest,
+		Retry: RetryNo, Fallback: FallbackWebSSO,
+		AdminCause:    "Intune MAM is not enabled, or Tenant ID, Application (Client) ID or Auth Provider is missing.",
+		AdminNextStep: "Enable Microsoft Intune MAM and set Tenant ID, Application (Client) ID and Auth Provider; confirm the provider is Entra-backed and admin consent is granted.",
+	}
+	ErrBotLoginForbidden = &AppError{
+		ID: "api.user.login_by_intune.bot_login_forbidden.app_error", StatusCode: http.StatusForbidden,
+		Message: "Bot accounts cannot sign in using this method.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "Bot accounts may not authenticate through Intune MAM.",
+		AdminNextStep: "Use a human user account for Intune MAM sign-in.",
+	}
+	ErrAccountLocked = &AppError{
+		ID: "api.user.login_by_intune.account_locked.app_error", StatusCode: http.StatusConflict,
+		Message: "Your account has been deactivated. Please contact your administrator.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "The user is deleted, disabled or locked in the chat server.",
+		AdminNextStep: "Re-enable or restore the account, then have the user retry sign-in.",
+	}
+	ErrProviderNotConfigured = &AppError{
+		ID: "ent.intune.login.not_configured.app_error", StatusCode: http.StatusForbidden,
+		Retry: RetryNo, Fallback: FallbackWebSSO,
+		AdminCause:    "Intune MAM is not configured for the requested authentication path (incomplete configuration or mismatched provider selection).",
+		AdminNextStep: "Confirm Intune MAM is enabled and configured and that the selected Auth Provider (OIDC or SAML) matches how users authenticate.",
+	}
+	ErrExtractAuthData = &AppError{
+		ID: "ent.intune.login.extract_auth_data.app_error", StatusCode: http.StatusBadRequest,
+		Message: "We couldn't complete your sign in. Please try again.",
+		Retry:   RetryOnce, Fallback: FallbackNone,
+		AdminCause:    "The identity attribute could not be extracted or mapped: IdAttribute is not objectId, or the token is not an MSAL v2 token.",
+		AdminNextStep: "Set IdAttribute = objectId for the enforced provider, confirm objectId <-> oid alignment, and set accessTokenAcceptedVersion = 2 on the Entra app.",
+	}
+	ErrAccountNotFound = &AppError{
+		ID: "ent.intune.login.account_not_found.app_error", StatusCode: http.StatusPreconditionRequired,
+		Message: "Your account isn't fully set up yet. Please sign in to Mattermost via the web or desktop app first.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "With SAML enforced, mobile sign-in cannot create a user.",
+		AdminNextStep: "Have the user sign in once via web or desktop (or provision via LDAP/SAML JIT), then retry on mobile.",
+	}
+	ErrInvalidToken = &AppError{
+		ID: "ent.intune.validate_token.invalid_token.app_error", StatusCode: http.StatusBadRequest,
+		Message: "We couldn't verify your sign in. Please try again.",
+		Retry:   RetryOnce, Fallback: FallbackNone,
+		AdminCause:    "Token validation failed: malformed token, signature or key mismatch, wrong issuer or audience, or an Entra configuration or consent problem.",
+		AdminNextStep: "Check that Tenant ID and Application (Client) ID match the Entra app that issued the token; confirm tenant-wide admin consent and accessTokenAcceptedVersion = 2.",
+	}
+	ErrTokenExpired = &AppError{
+		ID: "ent.intune.validate_token.token_expired.app_error", StatusCode: http.StatusBadRequest,
+		Message: "Your sign in session has expired. Please try signing in again.",
+		Retry:   RetryOnce, Fallback: FallbackNone,
+		AdminCause:    "The access token or interactive session expired during sign-in or enrollment.",
+		AdminNextStep: "Have the user sign in again promptly; if it repeats, check the device reaches Entra/Intune endpoints and server and device clocks are right.",
+	}
+	ErrMissingClaims = &AppError{
+		ID: "ent.intune.validate_token.missing_claims.app_error", StatusCode: http.StatusBadRequest,
+		Message: "We couldn't complete your sign in. Please contact your IT administrator.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "Required claims are missing from the access token, most commonly oid.",
+		AdminNextStep: "Confirm the Entra app issues v2 tokens (accessTokenAcceptedVersion = 2) that carry oid, that the enforced provider uses IdAttribute = objectId, and objectId <-> oid alignment.",
+	}
+	ErrInvalidTenant = &AppError{
+		ID: "ent.intune.validate_token.invalid_tenant_id.app_error", StatusCode: http.StatusBadRequest,
+		Message: "There was a configuration issue. Please contact your IT administrator.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "The token's tenant differs from the Tenant ID configured on the server.",
+		AdminNextStep: "Set Tenant ID to the Entra tenant that issues the users' MSAL tokens, and confirm the app points at the right environment.",
+	}
+)
+
+// Errors outside the documented catalog: the host's own failures. They are
+// 500s so the app never mistakes a broken store for "account not found".
+var (
+	// ErrStoreFailed: the UserStore failed (lookup, create or sync).
+	ErrStoreFailed = &AppError{
+		ID: "ent.intune.login.store_failed.app_error", StatusCode: http.StatusInternalServerError,
+		Message: "We couldn't complete your sign in right now. Please try again later.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "The user store failed while resolving or updating the user.",
+		AdminNextStep: "Check the chat server's database and the error in this log record; no user data was changed by the failed step.",
+	}
+	// ErrSessionFailed: the SessionIssuer failed.
+	ErrSessionFailed = &AppError{
+		ID: "ent.intune.login.session_failed.app_error", StatusCode: http.StatusInternalServerError,
+		Message: "We couldn't complete your sign in right now. Please try again later.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "The token and user were valid but the chat server could not create a session.",
+		AdminNextStep: "Check the session store and the error in this log record.",
+	}
+)
+
+// Catalog returns the documented errors in the order of the contract's
+// errors.tsv. The values are shared: do not modify them.
+func Catalog() []*AppError {
+	return []*AppError{ErrNotAvailable, ErrNotConfigured, ErrBotLoginForbidden, ErrAccountLocked,
+		ErrProviderNotConfigured, ErrExtractAuthData, ErrAccountNotFound, ErrInvalidToken,
+		ErrTokenExpired, ErrMissingClaims, ErrInvalidTenant}
+}
+
+// LookupError returns the catalog row (documented or host-failure) with id.
+func LookupError(id string) (*AppError, bool) {
+	for _, e := range append(Catalog(), ErrStoreFailed, ErrSessionFailed) {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,275 @@
+// Package intunetest is a fake Microsoft Entra tenant for tests of code that
+// uses package intune, in the manner of net/http/httptest: an httptest server
+// that serves the tenant's v2 discovery document and key set (shaped as Entra
+// serves them: kid = x5t, n, e, x5c, issuer, cloud_instance_name), key
+// rotation, and a forger of realistic v2 access tokens with easy overrides.
+//
+//	tenant := intunetest.NewTenant()
+//	defer tenant.Close()
+//	v, _ := intune.NewValidator(ctx, tenant.Config())
+//	claims, err := v.Validate(ctx, tenant.Token())
+//
+// It never touches the network beyond loopback.
+package intunetest
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mamlogin/mamlogin/intune"
+)
+
+// Identifiers of the default fake tenant. They are fixed so that logs and
+// failures read the same from run to run.
+const (
+	TenantID       = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	ClientID       = "6a1f5c2e-9b7d-4d3e-8f21-0c4b7a9e3d15" // the server API app (aud)
+	MobileClientID = "64e9952b-20eb-46dc-92ad-99089ed24903" // the mobile app (azp): the Beta client of the contract
+	UserOID        = "9f3b7c1e-2a4d-4e6f-8b0a-1c2d3e4f5a6b"
+)
+
+// Key is a signing key of the fake tenant.
+type Key struct {
+	ID      string // kid, equal to x5t as at Entra
+	Private *rsa.PrivateKey
+	// Issuer and Cloud are published with the key as Entra's "issuer" and
+	// "cloud_instance_name"; "" leaves the member out.
+	Issuer string
+	Cloud  string
+	// OmitIssuer publishes the key with no "issuer" member at all, as in
+	// Entra's v1 key sets.
+	OmitIssuer bool
+	certDER    []byte
+}
+
+// NewKey makes a 2048-bit RSA key with a self-signed certificate, its kid
+// the certificate's SHA-1 thumbprint, published with Entra's issuer template
+// and the public cloud's instance name.
+func NewKey() *Key {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return keyFrom(priv)
+}
+
+func keyFrom(priv *rsa.PrivateKey) *Key {
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "accounts.accesscontrol.windows.net"},
+		NotBefore:    time.Now().Add(-24 * time.Hour),
+		NotAfter:     time.Now().Add(5 * 365 * 24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		panic(err)
+	}
+	sum := sha1.Sum(der)
+	return &Key{ID: base64.RawURLEncoding.EncodeToString(sum[:]), Private: priv, Cloud: "microsoftonline.com", certDER: der}
+}
+
+// sharedKey is generated once per process: RSA key generation is the slow
+// part of a fake tenant, and tests rarely need distinct default keys.
+var sharedKey = sync.OnceValue(NewKey)
+
+// JWK returns the key as Entra publishes it (the tenant adds Entra's issuer
+// template when the key has no Issuer of its own).
+func (k *Key) JWK() map[string]any {
+	m := map[string]any{
+		"kty": "RSA", "use": "sig", "kid": k.ID, "x5t": k.ID,
+		"n":   base64.RawURLEncoding.EncodeToString(k.Private.N.Bytes()),
+		"e":   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.Private.E)).Bytes()),
+		"x5c": []string{base64.StdEncoding.EncodeToString(k.certDER)},
+	}
+	if k.Issuer != "" {
+		m["issuer"] = k.Issuer
+	}
+	if k.Cloud != "" {
+		m["cloud_instance_name"] = k.Cloud
+	}
+	return m
+}
+
+// Tenant is a fake Entra tenant served on loopback.
+type Tenant struct {
+	TenantID       string
+	ClientID       string
+	MobileClientID string
+	// Now is the clock tokens are dated by (iat, nbf, exp). Default time.Now.
+	Now func() time.Time
+
+	server *httptest.Server
+
+	mu        sync.Mutex
+	published []*Key
+	signer    *Key
+	override  http.Handler // replaces the key-set endpoint when set
+
+	discoveryHits, keysHits atomic.Int64
+}
+
+// TenantOption configures NewTenant.
+type TenantOption func(*Tenant)
+
+// WithIDs sets the tenant, server API app and mobile app IDs.
+func WithIDs(tenantID, clientID, mobileClientID string) TenantOption {
+	return func(t *Tenant) { t.TenantID, t.ClientID, t.MobileClientID = tenantID, clientID, mobileClientID }
+}
+
+// WithSigningKey makes k the tenant's first published and signing key
+// (default: a key shared by all tenants of the process).
+func WithSigningKey(k *Key) TenantOption { return func(t *Tenant) { t.signer = k } }
+
+// WithNow sets the clock tokens are dated by.
+func WithNow(now func() time.Time) TenantOption { return func(t *Tenant) { t.Now = now } }
+
+// NewTenant starts a fake tenant. Close it when done.
+func NewTenant(opts ...TenantOption) *Tenant {
+	t := &Tenant{TenantID: TenantID, ClientID: ClientID, MobileClientID: MobileClientID, Now: time.Now}
+	for _, o := range opts {
+		o(t)
+	}
+	if t.signer == nil {
+		t.signer = sharedKey()
+	}
+	t.published = []*Key{t.signer}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", t.serveDiscovery)
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", t.serveKeys)
+	t.server = httptest.NewServer(mux)
+	return t
+}
+
+// Close shuts the server down.
+func (t *Tenant) Close() { t.server.Close() }
+
+// URL is the fake authority (use it as Config.Authority).
+func (t *Tenant) URL() string { return t.server.URL }
+
+// Issuer is the iss of the tenant's v2 tokens.
+func (t *Tenant) Issuer() string { return t.server.URL + "/" + t.TenantID + "/v2.0" }
+
+// KeysURL is the tenant's key-set URL (the discovery document's jwks_uri).
+func (t *Tenant) KeysURL() string { return t.server.URL + "/" + t.TenantID + "/discovery/v2.0/keys" }
+
+// Config is an enabled OpenID Connect configuration for this tenant.
+func (t *Tenant) Config() intune.Config {
+	return intune.Config{Enable: true, AuthService: intune.AuthServiceOpenID,
+		TenantID: t.TenantID, ClientID: t.ClientID, Authority: t.URL()}
+}
+
+// DiscoveryHits and KeysHits count requests served.
+func (t *Tenant) DiscoveryHits() int64 { return t.discoveryHits.Load() }
+func (t *Tenant) KeysHits() int64      { return t.keysHits.Load() }
+
+// SigningKey returns the key tokens are signed with.
+func (t *Tenant) SigningKey() *Key {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.signer
+}
+
+// Publish adds k to the key set without signing with it (Entra publishes new
+// keys well before it uses them).
+func (t *Tenant) Publish(k *Key) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.published = append(t.published, k)
+}
+
+// Rotate publishes a new key and signs with it from now on; the old keys stay
+// published. It returns the new key.
+func (t *Tenant) Rotate() *Key {
+	k := NewKey()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.published = append(t.published, k)
+	t.signer = k
+	return k
+}
+
+// Unpublish removes the key with kid from the key set (tokens signed with it
+// go on being forged; a validator must reject them once it has refreshed).
+func (t *Tenant) Unpublish(kid string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.published = slices.DeleteFunc(t.published, func(k *Key) bool { return k.ID == kid })
+}
+
+// SetKeysHandler replaces the key-set endpoint (to serve errors, garbage,
+// slowness); nil restores the real one. Requests are counted either way.
+func (t *Tenant) SetKeysHandler(h http.Handler) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.override = h
+}
+
+// KeySetJSON is the key-set document the tenant serves now.
+func (t *Tenant) KeySetJSON() []byte {
+	t.mu.Lock()
+	keys := make([]map[string]any, 0, len(t.published))
+	for _, k := range t.published {
+		j := k.JWK()
+		if k.Issuer == "" && !k.OmitIssuer {
+			j["issuer"] = t.server.URL + "/{tenantid}/v2.0"
+		}
+		keys = append(keys, j)
+	}
+	t.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"keys": keys})
+	return b
+}
+
+func (t *Tenant) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	t.discoveryHits.Add(1)
+	if r.PathValue("tenant") != t.TenantID {
+		http.Error(w, `{"error":"invalid_tenant"}`, http.StatusBadRequest)
+		return
+	}
+	base := t.server.URL + "/" + t.TenantID
+	writeJSON(w, map[string]any{
+		"token_endpoint":                        base + "/oauth2/v2.0/token",
+		"jwks_uri":                              t.KeysURL(),
+		"issuer":                                t.Issuer(),
+		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
+		"tenant_region_scope":                   "EU",
+		"cloud_instance_name":                   "microsoftonline.com",
+	})
+}
+
+func (t *Tenant) serveKeys(w http.ResponseWriter, r *http.Request) {
+	t.keysHits.Add(1)
+	t.mu.Lock()
+	h := t.override
+	t.mu.Unlock()
+	if h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	if r.PathValue("tenant") != t.TenantID {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(t.KeySetJSON())
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(v)
+}
