@@ -14,6 +14,14 @@ const MaxTokenBytes = 16 << 10
 // no stray bits in the last character.
 var b64 = base64.RawURLEncoding.Strict()
 
+// jwsByte marks the bytes a compact JWS may contain.
+var jwsByte = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_." {
+		t[c] = true
+	}
+	return t
+}()
+
 // token is a compact JWS split and its header decoded; nothing in it is
 // verified yet.
 type token struct {
@@ -32,6 +40,13 @@ func parseToken(raw string) (*token, *AppError) {
 	}
 	if raw == "" {
 		return nil, ErrInvalidToken.because("token is empty")
+	}
+	// Go's base64 decoders skip \r and \n even in strict mode, which would
+	// make "token\n" verify as "token": allow only the JWS alphabet.
+	for i := 0; i < len(raw); i++ {
+		if !jwsByte[raw[i]] {
+			return nil, ErrInvalidToken.because("token has a byte 0x%02x at offset %d outside base64url and '.' (whitespace, padding, a Bearer prefix or quotes are not part of a token)", raw[i], i)
+		}
 	}
 	if n := strings.Count(raw, ".") + 1; n != 3 {
 		return nil, ErrInvalidToken.because("token has %d dot-separated parts, a compact JWS has 3 (a JWE has 5; check that the app sends the access token, not an ID token or a bearer header)", n)

@@ -1,0 +1,187 @@
+package intunetest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mamlogin/mamlogin/intune"
+)
+
+// Profile is the user JSON the Store's users carry: what a Mattermost-like
+// server returns, with the fields the app reads (id, auth_service).
+type Profile struct {
+	ID          string `json:"id"`
+	Username    string `json:"username"`
+	Email       string `json:"email"`
+	FirstName   string `json:"first_name"`
+	LastName    string `json:"last_name"`
+	AuthService string `json:"auth_service"`
+	AuthData    string `json:"auth_data"` // the objectId
+	IsBot       bool   `json:"is_bot"`
+	DeleteAt    int64  `json:"delete_at"`
+}
+
+// Store is an in-memory intune.UserStore keyed by (service, objectId), safe
+// for concurrent use. CreateUser reports intune.ErrUserExists when it loses
+// a race, as a database unique index would.
+type Store struct {
+	mu    sync.Mutex
+	users map[string]*intune.User // service + "/" + oid
+	// Err, when set, is returned by every method (a broken database).
+	err atomic.Pointer[error]
+
+	Creates, Syncs atomic.Int64
+	// BeforeCreate, when set, runs inside CreateUser before the insert (tests
+	// use it to line up concurrent creations).
+	BeforeCreate func()
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store { return &Store{users: map[string]*intune.User{}} }
+
+// Fail makes every method return err (nil heals the store).
+func (s *Store) Fail(err error) {
+	if err == nil {
+		s.err.Store(nil)
+		return
+	}
+	s.err.Store(&err)
+}
+
+func (s *Store) failing() error {
+	if e := s.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// Add puts a user with objectId oid for service into the store.
+func (s *Store) Add(service intune.AuthService, oid string, p Profile) *intune.User {
+	if p.ID == "" {
+		p.ID = newID()
+	}
+	p.AuthService, p.AuthData = string(service), oid
+	u := &intune.User{ID: p.ID, IsBot: p.IsBot, Deactivated: p.DeleteAt != 0, Profile: p}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[string(service)+"/"+oid] = u
+	return u
+}
+
+// Len is the number of users.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.users)
+}
+
+// User returns the user with objectId oid for service, or nil.
+func (s *Store) User(service intune.AuthService, oid string) *intune.User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.users[string(service)+"/"+oid]
+}
+
+func (s *Store) UserByObjectID(_ context.Context, service intune.AuthService, oid string) (*intune.User, error) {
+	if err := s.failing(); err != nil {
+		return nil, err
+	}
+	if u := s.User(service, oid); u != nil {
+		return u, nil
+	}
+	return nil, intune.ErrUserNotFound
+}
+
+func (s *Store) CreateUser(_ context.Context, service intune.AuthService, c *intune.Claims) (*intune.User, error) {
+	if err := s.failing(); err != nil {
+		return nil, err
+	}
+	if s.BeforeCreate != nil {
+		s.BeforeCreate()
+	}
+	p := profileFrom(Profile{ID: newID(), AuthService: string(service), AuthData: c.ObjectID}, c)
+	u := &intune.User{ID: p.ID, Profile: p}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := string(service) + "/" + c.ObjectID
+	if _, ok := s.users[key]; ok {
+		return nil, fmt.Errorf("insert user: %w", intune.ErrUserExists)
+	}
+	s.users[key] = u
+	s.Creates.Add(1)
+	return u, nil
+}
+
+func (s *Store) SyncUser(_ context.Context, u *intune.User, c *intune.Claims) (*intune.User, error) {
+	if err := s.failing(); err != nil {
+		return nil, err
+	}
+	p, _ := u.Profile.(Profile)
+	synced := &intune.User{ID: u.ID, IsBot: u.IsBot, Deactivated: u.Deactivated, Profile: profileFrom(p, c)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[p.AuthService+"/"+p.AuthData] = synced
+	s.Syncs.Add(1)
+	return synced, nil
+}
+
+// profileFrom applies the attributes the token carries, as a login does.
+func profileFrom(p Profile, c *intune.Claims) Profile {
+	if c.Email != "" {
+		p.Email = c.Email
+	}
+	if c.PreferredUsername != "" {
+		p.Username = c.PreferredUsername
+	} else if c.UPN != "" {
+		p.Username = c.UPN
+	}
+	if c.GivenName != "" {
+		p.FirstName = c.GivenName
+	}
+	if c.FamilyName != "" {
+		p.LastName = c.FamilyName
+	}
+	return p
+}
+
+// Sessions is an intune.SessionIssuer that records every sign-in and sets a
+// Token header. Err, when set, makes it fail.
+type Sessions struct {
+	mu      sync.Mutex
+	signIns []intune.SignIn
+	Err     error
+}
+
+func (s *Sessions) IssueSession(_ context.Context, w http.ResponseWriter, _ *http.Request, in *intune.SignIn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Err != nil {
+		w.Header().Set("Token", "half-made") // the handler must remove it
+		return s.Err
+	}
+	s.signIns = append(s.signIns, *in)
+	w.Header().Set("Token", "session-"+in.User.ID)
+	return nil
+}
+
+// SignIns returns the sign-ins recorded so far.
+func (s *Sessions) SignIns() []intune.SignIn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]intune.SignIn(nil), s.signIns...)
+}
+
+// newID makes a 26-character id, as Mattermost's.
+func newID() string {
+	const alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
+	var b [26]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[b[i]%32]
+	}
+	return string(b[:])
+}
