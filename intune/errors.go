@@ -51,7 +51,7 @@ type AppError struct {
 // times, never the token, its signature or personal attributes.
 type TokenFacts struct {
 	TenantID, ObjectID, Audience, AuthorizedParty, KeyID, Issuer, Version string
-	ExpiresAt                                                           int64 // Unix seconds; 0 when unknown
+	ExpiresAt                                                             int64 // Unix seconds; 0 when unknown
 }
 
 // Error returns the ID and, when set, the internal reason. It is for logs and

@@ -47,7 +47,11 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
-func (l lockedWriter) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.w.Write(p) }
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
 
 func (r *rig) handler(extra ...intune.HandlerOption) http.Handler {
 	log := slog.New(slog.NewJSONHandler(lockedWriter{r.logMu, r.logs}, nil))

@@ -27,8 +27,8 @@ var ErrUserExists = errors.New("intune: a user with this objectId already exists
 // the oid alone: email, UPN and preferred_username never find a user.
 type UserStore interface {
 	UserByObjectID(ctx context.Context, service AuthService, oid string) (*User, error) // ErrUserNotFound when none
-	CreateUser(ctx context.Context, service AuthService, c *Claims) (*User, error)       // OpenID JIT only
-	SyncUser(ctx context.Context, u *User, c *Claims) (*User, error)                      // attribute sync at login
+	CreateUser(ctx context.Context, service AuthService, c *Claims) (*User, error)      // OpenID JIT only
+	SyncUser(ctx context.Context, u *User, c *Claims) (*User, error)                    // attribute sync at login
 }
 
 // SignIn is one successful sign-in, handed to the host to open a session.

@@ -59,7 +59,7 @@ func newServer(ctx context.Context, o options) (*server, error) {
 		hopts = append(hopts, intune.WithRetryStatus(http.StatusUnauthorized))
 	}
 	login := intune.NewLoginHandler(cfg, v, s.store, s.sessions, hopts...)
-	s.mux.Handle("/oauth/intune", login)                // where the shipping app posts
+	s.mux.Handle("/oauth/intune", login)              // where the shipping app posts
 	s.mux.Handle("/api/v4/users/login/intune", login) // the designed route
 	s.mux.HandleFunc("GET /api/v4/users/me", s.me)
 	s.mux.HandleFunc("GET /api/v4/config/client", s.clientConfig)

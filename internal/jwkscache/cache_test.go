@@ -367,3 +367,21 @@ func TestNewNeedsOneURL(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "exactly one"))
 }
+
+// TestParseRealDiscoveryDocuments: Entra's discovery documents, as recorded.
+func TestParseRealDiscoveryDocuments(t *testing.T) {
+	const dir = "../../testdata/entra/openid-configuration/"
+	body, err := os.ReadFile(dir + "tenant_v2.0_openid-configuration_2022-02-23_nock-recording_tenant-zeroed.json")
+	require.NoError(t, err)
+	const zero = "00000000-0000-0000-0000-000000000000"
+	d, err := ParseDiscovery(body, "https://login.microsoftonline.com/"+zero+"/v2.0/.well-known/openid-configuration", "https://login.microsoftonline.com/"+zero+"/v2.0")
+	require.NoError(t, err)
+	assert.Equal(t, "https://login.microsoftonline.com/"+zero+"/discovery/v2.0/keys", d.JWKSURI)
+	assert.Equal(t, "microsoftonline.com", d.CloudInstanceName)
+
+	// The common endpoint's issuer is a template: it is no tenant's document.
+	common, err := os.ReadFile(dir + "panva-wellknown_entra-common_v2.0_openid-configuration_2024-10-26_e24bb39c.json")
+	require.NoError(t, err)
+	_, err = ParseDiscovery(common, "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration", "https://login.microsoftonline.com/"+zero+"/v2.0")
+	require.ErrorContains(t, err, "{tenantid}")
+}

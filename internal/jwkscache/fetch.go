@@ -81,3 +81,6 @@ func redact(raw string) string {
 	}
 	return raw
 }
+
+// Redact drops the query of a URL, for logs and reports.
+func Redact(raw string) string { return redact(raw) }

@@ -1,0 +1,214 @@
+package intune_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mamlogin/mamlogin/intune"
+	it "github.com/mamlogin/mamlogin/intune/intunetest"
+)
+
+var checkOrder = []string{"config", "keyset", "format", "algorithm", "key", "signature", "expiry", "not_before",
+	"tenant", "version", "issuer", "audience", "scope", "client", "object_id"}
+
+// failures returns name -> check for every failed check, after asserting the
+// report lists every check in the documented order.
+func failures(t *testing.T, r *intune.Report) map[string]intune.Check {
+	t.Helper()
+	require.Len(t, r.Checks, len(checkOrder))
+	out := map[string]intune.Check{}
+	for i, c := range r.Checks {
+		require.Equal(t, checkOrder[i], c.Name)
+		if !c.OK {
+			require.NotEmpty(t, c.ErrorID, c.Name)
+			require.NotEmpty(t, c.NextStep, c.Name)
+			out[c.Name] = c
+		} else {
+			require.Empty(t, c.ErrorID)
+		}
+	}
+	assert.Equal(t, len(out) == 0, r.OK)
+	return out
+}
+
+func diagnose(t *testing.T, cfg intune.Config, tok string, opts ...intune.Option) *intune.Report {
+	t.Helper()
+	r := intune.Diagnose(t.Context(), cfg, tok, append(opts, intune.WithKeySetLogger(quiet))...)
+	for _, c := range r.Checks {
+		parts := strings.Split(tok, ".")
+		if len(parts) == 3 && len(parts[2]) > 10 {
+			require.NotContains(t, c.Detail, parts[2], "never the signature")
+		}
+	}
+	return r
+}
+
+func TestDiagnoseGoodToken(t *testing.T) {
+	tenant := newTenant(t)
+	r := diagnose(t, tenant.Config(), tenant.Token())
+	assert.Empty(t, failures(t, r))
+	assert.True(t, r.OK)
+}
+
+// TestDiagnoseCommonMistakes: each mistake admins make shows as the check that
+// fails, the ID sign-in answers, and what to fix.
+func TestDiagnoseCommonMistakes(t *testing.T) {
+	tenant := newTenant(t)
+	other := "0d9f2a4b-1c3e-4f5a-8b7c-6d5e4f3a2b1c"
+	tests := []struct {
+		name   string
+		cfg    func(*intune.Config)
+		token  string
+		fails  map[string]string // check -> ID
+		detail string            // in the first failure's Detail
+	}{
+		{name: "wrong Tenant ID configured", cfg: func(c *intune.Config) { c.TenantID = other; c.JWKSURL = tenant.KeysURL() },
+			token: tenant.Token(), fails: map[string]string{"tenant": intune.ErrInvalidTenant.ID, "issuer": intune.ErrInvalidToken.ID}, detail: "expected the configured Tenant ID"},
+		{name: "wrong Client ID configured", cfg: func(c *intune.Config) { c.ClientID = other },
+			token: tenant.Token(), fails: map[string]string{"audience": intune.ErrInvalidToken.ID}, detail: "aud is"},
+		{name: "v1 token", token: tenant.Token(it.WithClaim("ver", "1.0"), it.WithClaim("iss", "https://sts.windows.net/"+it.TenantID+"/")),
+			fails: map[string]string{"version": intune.ErrExtractAuthData.ID, "issuer": intune.ErrInvalidToken.ID}, detail: "accessTokenAcceptedVersion = 2"},
+		{name: "scope not granted", token: tenant.Token(it.WithClaim("scp", "User.Read")),
+			fails: map[string]string{"scope": intune.ErrInvalidToken.ID}, detail: "login.mattermost"},
+		{name: "Graph token", token: tenant.Token(it.WithClaim("aud", "00000003-0000-0000-c000-000000000000"), it.WithClaim("scp", "User.Read")),
+			fails: map[string]string{"audience": intune.ErrInvalidToken.ID, "scope": intune.ErrInvalidToken.ID}, detail: "Microsoft Graph"},
+		{name: "oid not objectId", token: tenant.Token(it.WithoutClaim("oid")),
+			fails: map[string]string{"object_id": intune.ErrMissingClaims.ID}, detail: "no oid"},
+		{name: "expired and wrong audience at once", token: tenant.Token(withExpired(), it.WithClaim("aud", other)),
+			fails: map[string]string{"expiry": intune.ErrTokenExpired.ID, "audience": intune.ErrInvalidToken.ID}, detail: "expired at"},
+		{name: "key not in the set (claims-mapping policy)", token: tenant.Token(it.WithKey(it.NewKey())),
+			fails: map[string]string{"key": intune.ErrInvalidToken.ID, "signature": intune.ErrInvalidToken.ID}, detail: "appid"},
+		{name: "not a token", token: "hello",
+			fails: map[string]string{"format": "", "algorithm": "", "key": "", "signature": "", "expiry": "", "not_before": "", "tenant": "", "version": "", "issuer": "", "audience": "", "scope": "", "client": "", "object_id": ""}, detail: "1 dot-separated"},
+		{name: "tenant ID is a domain", cfg: func(c *intune.Config) { c.TenantID = "contoso.onmicrosoft.com" }, token: tenant.Token(),
+			fails: map[string]string{"config": intune.ErrNotConfigured.ID, "keyset": "", "key": "", "signature": "", "tenant": "", "issuer": ""}, detail: "TenantID"},
+		{name: "Entra unreachable", cfg: func(c *intune.Config) { c.JWKSURL = "http://127.0.0.1:1/keys" }, token: tenant.Token(),
+			fails: map[string]string{"keyset": intune.ErrInvalidToken.ID, "key": "", "signature": ""}, detail: "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tenant.Config()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			got := failures(t, diagnose(t, cfg, tt.token))
+			names := []string{}
+			for n := range got {
+				names = append(names, n)
+			}
+			require.Len(t, got, len(tt.fails), "failed: %v", names)
+			first := ""
+			for _, n := range checkOrder {
+				want, ok := tt.fails[n]
+				if !ok {
+					continue
+				}
+				require.Contains(t, got, n)
+				if want != "" {
+					assert.Equal(t, want, got[n].ErrorID, n)
+				}
+				if first == "" {
+					first = got[n].Detail
+				}
+			}
+			assert.Contains(t, first, tt.detail)
+		})
+	}
+}
+
+// serveFile serves one recorded Entra document on loopback.
+func serveFile(t *testing.T, path string) string {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/discovery/v2.0/keys"
+}
+
+func readToken(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/entra/tokens/" + name)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func at(s string) intune.Option {
+	tm, _ := time.Parse(time.RFC3339, s)
+	return intune.WithClock(func() time.Time { return tm })
+}
+
+// TestDiagnoseRealEntraDocuments: real Entra tokens against the key sets
+// Entra served at the time, as recorded (testdata/entra, see its README).
+func TestDiagnoseRealEntraDocuments(t *testing.T) {
+	const navTenant, navClient = "966ac572-f5b7-4bbe-aa88-c76419c0f851", "bff62dcb-88dc-4a13-9e26-1cbffb96ec64"
+	nav := readToken(t, "v2-access_navikt-dp-saksbehandling_exp-2024-06-17T08-52Z_kid-L1KfKFI.jwt")
+	navCfg := func(keys string) intune.Config {
+		return intune.Config{Enable: true, AuthService: intune.AuthServiceOpenID, TenantID: navTenant, ClientID: navClient,
+			JWKSURL: serveFile(t, "../testdata/entra/jwks/"+keys)}
+	}
+
+	t.Run("v2 token verifies against the key set of its day", func(t *testing.T) {
+		for _, keys := range []string{"panva-wellknown_entra-common_2024-06-05_6ddf0dfb.jwks.json", "panva-wellknown_entra-common_2024-06-16_40b442f0.jwks.json"} {
+			got := failures(t, diagnose(t, navCfg(keys), nav, at("2024-06-17T08:00:00Z")))
+			// Everything holds but the scope: it was issued for another API.
+			require.Len(t, got, 1, "%v", got)
+			assert.Contains(t, got["scope"].Detail, `"defaultaccess"`)
+		}
+	})
+	t.Run("the same token after Entra rotated its key out", func(t *testing.T) {
+		got := failures(t, diagnose(t, navCfg("panva-wellknown_entra-common_2024-08-23_57541084.jwks.json"), nav, at("2024-06-17T08:00:00Z")))
+		assert.Contains(t, got["key"].Detail, "L1KfKFI_jnXbwWc22xZxw1sUHH0")
+		assert.Contains(t, got, "signature")
+	})
+	t.Run("the same token an hour late", func(t *testing.T) {
+		got := failures(t, diagnose(t, navCfg("panva-wellknown_entra-common_2024-06-16_40b442f0.jwks.json"), nav, at("2024-06-17T09:52:57Z")))
+		assert.Equal(t, intune.ErrTokenExpired.ID, got["expiry"].ErrorID)
+	})
+	t.Run("a real v1 token is diagnosed as v1", func(t *testing.T) {
+		v1 := readToken(t, "v1-access_app-roles_index-id-4259206346_exp-2024-07-07_kid-MGLqj98.jwt")
+		cfg := intune.Config{Enable: true, AuthService: intune.AuthServiceSAML, TenantID: "a455b827-244f-4c97-b5b4-ce5d13b4d00c",
+			ClientID: navClient, JWKSURL: serveFile(t, "../testdata/entra/jwks/identitymodel_AADCommonV1JwksString_common_v1_keys_2024-07-22.json")}
+		got := failures(t, diagnose(t, cfg, v1, at("2024-07-07T19:00:00Z")))
+		assert.NotContains(t, got, "signature", "a real Entra signature verifies")
+		assert.Equal(t, intune.ErrExtractAuthData.ID, got["version"].ErrorID)
+		assert.Contains(t, got["version"].Detail, "accessTokenAcceptedVersion = 2")
+	})
+	t.Run("Microsoft's documented sample (signature truncated)", func(t *testing.T) {
+		sample := readToken(t, "docs-sample_v2-access_entra-docs-access-tokens-md_signature-truncated.jwt")
+		cfg := intune.Config{Enable: true, AuthService: intune.AuthServiceOpenID, TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+			ClientID: "6e74172b-be56-4843-9ff4-e66a39bb12e3", JWKSURL: serveFile(t, "../testdata/entra/jwks/panva-wellknown_entra-common_2024-06-05_6ddf0dfb.jwks.json")}
+		got := failures(t, diagnose(t, cfg, sample, at("2018-09-18T01:00:00Z")))
+		assert.Contains(t, got, "key")
+		assert.Contains(t, got, "scope")
+		assert.NotContains(t, got, "tenant")
+		assert.NotContains(t, got, "issuer")
+	})
+}
+
+func TestDiagnoseConfig(t *testing.T) {
+	tenant := newTenant(t)
+	r := intune.DiagnoseConfig(context.Background(), tenant.Config(), intune.WithKeySetLogger(quiet))
+	require.Len(t, r.Checks, 2)
+	assert.True(t, r.OK, "%+v", r.Checks)
+	assert.Contains(t, r.Checks[1].Detail, "1 usable keys")
+	assert.EqualValues(t, 1, tenant.DiscoveryHits(), "discovery is used")
+
+	bad := tenant.Config()
+	bad.TenantID = "0d9f2a4b-1c3e-4f5a-8b7c-6d5e4f3a2b1c"
+	r = intune.DiagnoseConfig(context.Background(), bad, intune.WithKeySetLogger(quiet))
+	assert.False(t, r.OK)
+	assert.False(t, r.Checks[1].OK)
+	assert.Contains(t, r.Checks[1].Detail, "status 400", "the fake Entra rejects an unknown tenant as Entra does")
+}
