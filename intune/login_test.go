@@ -33,7 +33,7 @@ type rig struct {
 	opts     []intune.HandlerOption
 }
 
-func newRig(t *testing.T, service intune.AuthService) *rig {
+func newRig(t testing.TB, service intune.AuthService) *rig {
 	t.Helper()
 	tenant := newTenant(t)
 	cfg := tenant.Config()

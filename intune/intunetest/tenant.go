@@ -273,3 +273,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// Use makes k (published or not) the key tokens are signed with from now on.
+// Publish, let the validator refresh, then Use: a rotation with no window in
+// which tokens name a key the validator has not seen.
+func (t *Tenant) Use(k *Key) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.signer = k
+}

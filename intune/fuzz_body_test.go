@@ -1,0 +1,49 @@
+package intune_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mamlogin/mamlogin/intune"
+)
+
+// FuzzLoginBody feeds arbitrary bodies to the handler: no panic or hang, every
+// answer is 200 or a catalog app_error with its documented status.
+//
+//	go test -run '^$' -fuzz FuzzLoginBody -fuzztime 30s ./intune/
+func FuzzLoginBody(f *testing.F) {
+	seeds, err := filepath.Glob("../testdata/fuzz/body/*")
+	if err != nil || len(seeds) == 0 {
+		f.Fatalf("no seeds: %v", err)
+	}
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	r := newRig(f, intune.AuthServiceOpenID)
+	f.Add([]byte(appBody(r.tenant.Token())))
+	h := intune.NewLoginHandler(r.cfg, r.v, r.store, r.sessions, intune.WithLogger(quiet))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := post(h, string(body))
+		if rec.Code == http.StatusOK {
+			return
+		}
+		var e struct {
+			ID         string `json:"id"`
+			StatusCode int    `json:"status_code"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+			t.Fatalf("status %d, body not JSON: %q", rec.Code, rec.Body.String())
+		}
+		row, ok := intune.LookupError(e.ID)
+		if !ok || row.StatusCode != rec.Code || e.StatusCode != rec.Code {
+			t.Fatalf("undocumented answer %d %+v", rec.Code, e)
+		}
+	})
+}
