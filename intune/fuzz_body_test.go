@@ -3,8 +3,6 @@ package intune_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/mamlogin/mamlogin/intune"
@@ -15,16 +13,8 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzLoginBody -fuzztime 30s ./intune/
 func FuzzLoginBody(f *testing.F) {
-	seeds, err := filepath.Glob("../testdata/fuzz/body/*")
-	if err != nil || len(seeds) == 0 {
-		f.Fatalf("no seeds: %v", err)
-	}
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+	for _, s := range seeds(f, "body") {
+		f.Add(s)
 	}
 	r := newRig(f, intune.AuthServiceOpenID)
 	f.Add([]byte(appBody(r.tenant.Token())))

@@ -16,16 +16,8 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzValidate -fuzztime 30s ./intune/
 func FuzzValidate(f *testing.F) {
-	seeds, err := filepath.Glob("../testdata/fuzz/validate/*")
-	if err != nil || len(seeds) == 0 {
-		f.Fatalf("no seeds: %v", err)
-	}
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(b))
+	for _, s := range seeds(f, "validate") {
+		f.Add(string(s))
 	}
 	tenant := newTenant(f)
 	v := newValidator(f, tenant.Config())
@@ -58,4 +50,22 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("undocumented or reasonless error: %v", ae)
 		}
 	})
+}
+
+// seeds reads the seed corpus testdata/fuzz/<dir> of the repository root.
+func seeds(f *testing.F, dir string) [][]byte {
+	f.Helper()
+	files, err := filepath.Glob("../testdata/fuzz/" + dir + "/*")
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seeds in testdata/fuzz/%s: %v", dir, err)
+	}
+	var out [][]byte
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
 }

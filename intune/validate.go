@@ -112,9 +112,23 @@ func newValidator(cfg Config, o options) *Validator {
 // Close stops the key refresh. Validate keeps working with the keys it has.
 func (v *Validator) Close() error { return v.keys.Close() }
 
-// KeySetStats returns the key cache's counters (fetches, failures, key
-// count, last success) for the host to export.
-func (v *Validator) KeySetStats() jwkscache.Stats { return v.keys.Stats() }
+// KeySetStats are the key cache's counters, for the host's metrics.
+type KeySetStats struct {
+	Fetches      uint64    // fetch attempts (start-up, scheduled and for unknown kids)
+	Failures     uint64    // attempts that failed (the last good keys were kept)
+	UnknownKID   uint64    // tokens naming a kid not in the set
+	RateLimited  uint64    // of those, answered without a fetch (one ran less than the interval ago)
+	Keys         int       // usable keys now
+	LastSuccess  time.Time // zero if never
+	LastFailure  time.Time // zero if never
+	LastError    string    // of the last failed fetch
+	JWKSURL      string    // where the keys come from (discovered or configured), without query
+	RefreshEvery time.Duration
+	MinInterval  time.Duration
+}
+
+// KeySetStats returns a snapshot of the key cache's counters.
+func (v *Validator) KeySetStats() KeySetStats { return KeySetStats(v.keys.Stats()) }
 
 // RefreshKeys fetches the key set now (not rate-limited: for an admin action).
 func (v *Validator) RefreshKeys(ctx context.Context) error { return v.keys.Refresh(ctx) }
