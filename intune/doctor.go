@@ -126,14 +126,10 @@ func diagnoseConfig(ctx context.Context, cfg Config, o options) (*Report, *jwksc
 	}
 	r.Checks = append(r.Checks, Check{Name: CheckConfig, OK: true, Detail: detail})
 
-	v := newValidator(cfg, o)
-	co := jwkscache.Options{JWKSURL: cfg.JWKSURL, Client: cfg.HTTPClient, Logger: o.logger,
-		Timeout: o.fetchTimeout, RefreshEvery: 24 * time.Hour, MinInterval: 24 * time.Hour}
-	where := cfg.JWKSURL
-	if co.JWKSURL == "" {
-		co.DiscoveryURL, co.ExpectedIssuer = cfg.discoveryURL(), v.issuer
-		where = cfg.discoveryURL()
-	}
+	// One fetch, no refresh: the cache is closed as soon as the report is made.
+	o.refreshEvery, o.minInterval = 24*time.Hour, 24*time.Hour
+	co := newValidator(cfg, o).keySetOptions(o)
+	where := co.JWKSURL + co.DiscoveryURL
 	keys, err := jwkscache.New(ctx, co)
 	if err != nil {
 		r.Checks = append(r.Checks, fail(CheckKeySet, ErrInvalidToken.because("%v", err)))

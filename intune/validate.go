@@ -73,14 +73,7 @@ func NewValidator(ctx context.Context, cfg Config, opts ...Option) (*Validator, 
 		return nil, &ConfigError{Field: "ClientID", Reason: "missing: the validator needs the Application (client) ID"}
 	}
 	v := newValidator(cfg, o)
-	co := jwkscache.Options{
-		JWKSURL: cfg.JWKSURL, Client: cfg.HTTPClient, Clock: o.cacheClock, Logger: o.logger,
-		RefreshEvery: o.refreshEvery, MinInterval: o.minInterval, Timeout: o.fetchTimeout,
-	}
-	if co.JWKSURL == "" {
-		co.DiscoveryURL, co.ExpectedIssuer = cfg.discoveryURL(), v.issuer
-	}
-	keys, err := jwkscache.New(ctx, co)
+	keys, err := jwkscache.New(ctx, v.keySetOptions(o))
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +100,19 @@ func newValidator(cfg Config, o options) *Validator {
 		v.allowAZP = append(v.allowAZP, strings.ToLower(id))
 	}
 	return v
+}
+
+// keySetOptions says where the tenant's keys come from (the configured
+// JWKSURL, or discovery with the expected issuer) and how they are fetched.
+func (v *Validator) keySetOptions(o options) jwkscache.Options {
+	co := jwkscache.Options{
+		JWKSURL: v.cfg.JWKSURL, Client: v.cfg.HTTPClient, Clock: o.cacheClock, Logger: o.logger,
+		RefreshEvery: o.refreshEvery, MinInterval: o.minInterval, Timeout: o.fetchTimeout,
+	}
+	if co.JWKSURL == "" {
+		co.DiscoveryURL, co.ExpectedIssuer = v.cfg.discoveryURL(), v.issuer
+	}
+	return co
 }
 
 // Close stops the key refresh. Validate keeps working with the keys it has.

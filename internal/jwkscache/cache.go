@@ -169,12 +169,7 @@ func (c *Cache) Lookup(ctx context.Context, kid string) (*Key, error) {
 // Refresh fetches now, joining a fetch in flight, and waits for it. It is
 // not rate-limited: it is for the host (an admin action), not for requests.
 func (c *Cache) Refresh(ctx context.Context) error {
-	c.mu.Lock()
-	cl := c.inflight
-	if cl == nil {
-		cl = c.startLocked()
-	}
-	c.mu.Unlock()
+	cl := c.start()
 	select {
 	case <-cl.done:
 		return cl.err
@@ -183,6 +178,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	}
 }
 
+// start joins the fetch in flight or begins one.
 func (c *Cache) start() *call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
