@@ -58,6 +58,9 @@ type handler struct {
 	providerOK  func(context.Context, AuthService) bool
 	retryStatus int
 	messages    func(r *http.Request, id, english string) string
+	// notConfigured is why Intune MAM is off for this handler ("" when it is
+	// enabled, complete and has a Validator); the config never changes.
+	notConfigured string
 }
 
 // NewLoginHandler returns the sign-in endpoint. Mount it where the shipping
@@ -71,6 +74,14 @@ func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions Session
 	h := &handler{cfg: cfg, v: v, store: store, sessions: sessions, log: slog.Default()}
 	for _, o := range opts {
 		o(h)
+	}
+	switch {
+	case !cfg.Enable:
+		h.notConfigured = "Intune MAM is disabled (Enable is false)"
+	case !cfg.complete():
+		h.notConfigured = fmt.Sprintf("configuration is incomplete or invalid: %v", cfg.Check())
+	case v == nil:
+		h.notConfigured = "the host passed no Validator to NewLoginHandler"
 	}
 	return h
 }
@@ -94,15 +105,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(RequestIDHeader, rid)
 	w.Header().Set("Cache-Control", "no-store")
 	start := time.Now()
-	u, c, e := h.signIn(w, r)
+	u, c, body, e := h.signIn(w, r)
 	if e != nil {
 		e.RequestID = rid
 		h.fail(w, r, e, time.Since(start))
-		return
-	}
-	body, err := json.Marshal(profile(u))
-	if err != nil {
-		h.fail(w, r, ErrSessionFailed.because("user profile does not marshal to JSON: %v", err), time.Since(start))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -113,36 +119,39 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("tid", c.TenantID), slog.String("auth_service", string(h.cfg.AuthService)))
 }
 
-func (h *handler) signIn(w http.ResponseWriter, r *http.Request) (*User, *Claims, *AppError) {
+// signIn runs the gates, validation and user resolution, and opens the
+// session; it returns the user, the claims and the response body.
+func (h *handler) signIn(w http.ResponseWriter, r *http.Request) (*User, *Claims, []byte, *AppError) {
 	ctx := r.Context()
 	if h.available != nil && !h.available(ctx) {
-		return nil, nil, ErrNotAvailable.because("the host reports Intune MAM unavailable in this build or licence")
+		return nil, nil, nil, ErrNotAvailable.because("the host reports Intune MAM unavailable in this build or licence")
 	}
-	if !h.cfg.complete() {
-		reason := "Intune MAM is disabled (Enable is false)"
-		if h.cfg.Enable {
-			reason = fmt.Sprintf("configuration is incomplete or invalid: %v", h.cfg.Check())
-		}
-		return nil, nil, ErrNotConfigured.because("%s", reason)
-	}
-	if h.v == nil {
-		return nil, nil, ErrNotConfigured.because("the host passed no Validator to NewLoginHandler")
+	if h.notConfigured != "" {
+		return nil, nil, nil, ErrNotConfigured.because("%s", h.notConfigured)
 	}
 	if h.providerOK != nil && !h.providerOK(ctx, h.cfg.AuthService) {
-		return nil, nil, ErrProviderNotConfigured.because("the enforced provider %q is not configured in the host", h.cfg.AuthService)
+		return nil, nil, nil, ErrProviderNotConfigured.because("the enforced provider %q is not configured in the host", h.cfg.AuthService)
 	}
 	req, e := readRequest(w, r)
 	if e != nil {
-		return nil, nil, e
+		return nil, nil, nil, e
 	}
 	c, e := h.v.validate(ctx, req.accessToken)
 	if e != nil {
-		return nil, nil, e
+		return nil, nil, nil, e
 	}
 	u, e := h.resolve(ctx, c)
 	if e != nil {
 		e.Facts = c.facts(e.Facts.KeyID)
-		return nil, nil, e
+		return nil, nil, nil, e
+	}
+	// The body is made before the session, so that no failure can follow a
+	// session's credentials out of the door.
+	body, err := json.Marshal(profile(u))
+	if err != nil {
+		e := ErrStoreFailed.because("the profile of user %q does not marshal to JSON: %v", u.ID, err)
+		e.Facts = c.facts("")
+		return nil, nil, nil, e
 	}
 	s := &SignIn{User: u, Claims: c, DeviceID: req.deviceID, VoIPDeviceID: req.voipDeviceID}
 	if err := h.sessions.IssueSession(ctx, w, r, s); err != nil {
@@ -150,9 +159,9 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) (*User, *Claims
 		w.Header().Del("Set-Cookie")
 		e := ErrSessionFailed.because("IssueSession: %v", err)
 		e.Facts = c.facts("")
-		return nil, nil, e
+		return nil, nil, nil, e
 	}
-	return u, c, nil
+	return u, c, body, nil
 }
 
 // readRequest reads the bounded JSON body. Unknown members are ignored (a

@@ -430,3 +430,28 @@ func TestLoginNilValidatorWhileDisabled(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	assert.Equal(t, intune.ErrNotConfigured.ID, decodeErr(t, rec).ID)
 }
+
+// badProfileStore returns a user whose profile cannot be written as JSON.
+type badProfileStore struct{ *it.Store }
+
+func (s badProfileStore) UserByObjectID(context.Context, intune.AuthService, string) (*intune.User, error) {
+	return &intune.User{ID: "u1", Profile: func() {}}, nil
+}
+func (s badProfileStore) SyncUser(_ context.Context, u *intune.User, _ *intune.Claims) (*intune.User, error) {
+	return u, nil
+}
+
+// A response body that cannot be made fails the sign-in before any session
+// is issued: no Token header, no cookies, the request's id in the answer.
+func TestLoginUnmarshalableProfileIssuesNoSession(t *testing.T) {
+	r := newRig(t, intune.AuthServiceOpenID)
+	h := intune.NewLoginHandler(r.cfg, r.v, badProfileStore{r.store}, r.sessions, intune.WithLogger(quiet))
+	rec := post(h, appBody(r.tenant.Token()), "X-Request-ID", "rid-1")
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	e := decodeErr(t, rec)
+	assert.Equal(t, intune.ErrStoreFailed.ID, e.ID)
+	assert.Equal(t, "rid-1", e.RequestID)
+	assert.Empty(t, rec.Header().Get("Token"))
+	assert.Empty(t, rec.Header().Values("Set-Cookie"))
+	assert.Empty(t, r.sessions.SignIns(), "IssueSession was never called")
+}
