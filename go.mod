@@ -9,6 +9,7 @@ require (
 )
 
 require (
+	github.com/MicahParks/keyfunc/v3 v3.9.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )

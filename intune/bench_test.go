@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,9 +20,33 @@ import (
 //
 //	go test -run '^$' -bench 'Validate|Floor' ./intune/
 func BenchmarkValidate(b *testing.B) {
-	tenant := newTenant(b)
-	v := newValidator(b, tenant.Config())
-	tok := tenant.Token()
+	for _, size := range []struct {
+		name string
+		opts []intunetest.TokenOption
+	}{{"1.5KB", nil}, {"16KB", []intunetest.TokenOption{bigToken()}}} {
+		b.Run(size.name, func(b *testing.B) {
+			tenant := newTenant(b)
+			v := newValidator(b, tenant.Config())
+			tok := tenant.Token(size.opts...)
+			b.Logf("token of %d bytes", len(tok))
+			b.Run("Validate", func(b *testing.B) { benchValidate(b, v, tok) })
+			b.Run("FloorRSAVerify", func(b *testing.B) { benchFloor(b, tenant, tok) })
+		})
+	}
+}
+
+// bigToken fills the groups claim so that the token is just under
+// MaxTokenBytes: the largest token Validate reads (Entra caps groups at 200
+// and sends an overage claim beyond, so this is the worst real case).
+func bigToken() intunetest.TokenOption {
+	groups := make([]string, 0, 300)
+	for i := range 285 {
+		groups = append(groups, fmt.Sprintf("%08x-1c3e-4f5a-8b7c-6d5e4f3a2b1c", i))
+	}
+	return intunetest.WithClaim("groups", groups)
+}
+
+func benchValidate(b *testing.B, v *intune.Validator, tok string) {
 	ctx := b.Context()
 	if _, err := v.Validate(ctx, tok); err != nil {
 		b.Fatal(err)
@@ -49,12 +74,10 @@ func BenchmarkValidateParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkFloorRSAVerify is the physical floor: base64url-decode the
-// signature, SHA-256 the signing input, rsa.VerifyPKCS1v15 with a pre-parsed
-// key. No header, no claims, no key lookup.
-func BenchmarkFloorRSAVerify(b *testing.B) {
-	tenant := newTenant(b)
-	tok := tenant.Token()
+// benchFloor is the physical floor: base64url-decode the signature, SHA-256
+// the signing input, rsa.VerifyPKCS1v15 with a pre-parsed key. No header, no
+// claims, no key lookup.
+func benchFloor(b *testing.B, tenant *intunetest.Tenant, tok string) {
 	pub := &tenant.SigningKey().Private.PublicKey
 	b.ReportAllocs()
 	for b.Loop() {

@@ -2,67 +2,71 @@ package intune
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
 
 // Claims are the verified claims of an Entra v2 access token that sign-in
-// uses. Times are zero when the claim is absent.
+// uses. A string is "" and a time is zero when the claim is absent. Which
+// may be empty in a token that passed Validate: ObjectID, TenantID, Issuer,
+// Audience and ExpiresAt never are, and Scopes holds login.mattermost; the
+// rest are as Entra issued them (Email needs the optional claim "email";
+// UPN is absent for guests; AuthorizedParty is set in v2 tokens).
 type Claims struct {
 	ObjectID, TenantID, Subject, Issuer, Audience, AuthorizedParty, Version, TokenID string
 	Scopes                                                                           []string
 	Email, PreferredUsername, UPN, Name, GivenName, FamilyName                       string
 	IssuedAt, NotBefore, ExpiresAt                                                   time.Time
 
-	// bad records claims present with the wrong JSON type, for the check
+	// bad records claims present with the wrong JSON type, for the step
 	// that owns them to report. nil when there are none.
 	bad map[string]string
-	// present records which checked claims were present at all.
-	hasTID, hasOID, hasScp bool
-	scp, roles             string
-	appID                  string // v1's azp
+	// scp is the raw scope claim; hasScp says whether it was present at all.
+	scp      string
+	hasScp   bool
+	hasRoles bool
+	appID    string // v1's azp
 }
 
-// decodeClaims reads the payload (base64url JSON object) strictly: duplicate
-// or non-object payloads fail outright; a claim of the wrong type is noted
-// for its check.
+// decodeClaims reads the payload (base64url JSON object) strictly in one
+// pass: duplicate or non-object payloads fail outright; a claim of the wrong
+// type is noted for its step. Strings alias the decoded payload.
 func decodeClaims(payload64 string) (*Claims, *AppError) {
 	p, err := b64.DecodeString(payload64)
 	if err != nil {
-		return nil, ErrInvalidToken.because("payload is not base64url: %v", err)
+		return nil, ErrInvalidToken.because("payload: %s", badByte(payload64, err))
 	}
 	c := &Claims{}
-	err = eachMember(p, func(name string, v []byte) error {
+	err = strictjson.Each(decoded(p), func(name string, v strictjson.Value) error {
 		var dst *string
 		switch name {
-		case "exp", "nbf", "iat":
-			d, err := numericDate(v)
-			if err != nil {
-				c.note(name, err.Error())
-				return nil
-			}
-			t := time.Unix(d, 0)
-			switch name {
-			case "exp":
-				c.ExpiresAt = t
-			case "nbf":
-				c.NotBefore = t
-			default:
-				c.IssuedAt = t
-			}
+		case "exp":
+			c.ExpiresAt = c.numericDate(name, v)
+			return nil
+		case "nbf":
+			c.NotBefore = c.numericDate(name, v)
+			return nil
+		case "iat":
+			c.IssuedAt = c.numericDate(name, v)
 			return nil
 		case "aud":
-			if len(v) > 0 && v[0] == '[' {
+			if v.Kind == strictjson.Array {
 				c.note("aud", "aud is an array; an Entra access token has exactly one audience")
 				return nil
 			}
 			dst = &c.Audience
-		case "tid":
-			c.hasTID, dst = true, &c.TenantID
-		case "oid":
-			c.hasOID, dst = true, &c.ObjectID
 		case "scp":
 			c.hasScp, dst = true, &c.scp
+		case "roles":
+			c.hasRoles = true
+			return nil
+		case "tid":
+			dst = &c.TenantID
+		case "oid":
+			dst = &c.ObjectID
 		case "iss":
 			dst = &c.Issuer
 		case "sub":
@@ -87,19 +91,13 @@ func decodeClaims(payload64 string) (*Claims, *AppError) {
 			dst = &c.GivenName
 		case "family_name":
 			dst = &c.FamilyName
-		case "roles":
-			c.roles = "present"
-			return nil
 		default:
 			return nil // claims sign-in does not use
 		}
-		if len(v) == 0 || v[0] != '"' {
-			c.note(name, fmt.Sprintf("%s is %s, not a string", name, clip(v)))
+		s, ok := v.Str()
+		if !ok {
+			c.note(name, fmt.Sprintf("%s is %s, not a string", name, strictjson.Clip(v.Raw)))
 			return nil
-		}
-		s, err := unquote(v)
-		if err != nil {
-			return err
 		}
 		*dst = s
 		return nil
@@ -107,10 +105,24 @@ func decodeClaims(payload64 string) (*Claims, *AppError) {
 	if err != nil {
 		return nil, ErrInvalidToken.because("payload: %v", err)
 	}
-	if c.scp != "" {
-		c.Scopes = strings.Fields(c.scp)
-	}
+	c.Scopes = splitScopes(c.scp)
 	return c, nil
+}
+
+// splitScopes splits scp on U+0020 only, as Entra joins them: a tab or a
+// newline is part of a (bogus) scope name, never a separator.
+func splitScopes(scp string) []string {
+	if scp == "" {
+		return nil
+	}
+	out := strings.Split(scp, " ")
+	kept := out[:0]
+	for _, s := range out {
+		if s != "" {
+			kept = append(kept, s)
+		}
+	}
+	return kept
 }
 
 func (c *Claims) note(claim, problem string) {
@@ -120,18 +132,65 @@ func (c *Claims) note(claim, problem string) {
 	c.bad[claim] = problem
 }
 
-// facts returns the safe-to-log facts of c.
+// Numeric dates must fall after 2000-01-01 and before the year 10000.
+const (
+	minNumericDate = 946684800
+	maxNumericDate = 253402300800
+)
+
+// numericDate decodes a JWT NumericDate: a JSON number within the sane range.
+// Strings, booleans, 1e300 and negative values are noted as bad. Fractions
+// are allowed by RFC 7519 and truncated to the second.
+func (c *Claims) numericDate(name string, v strictjson.Value) time.Time {
+	if v.Kind != strictjson.Number {
+		c.note(name, fmt.Sprintf("%s is %s, not a JSON number", name, strictjson.Clip(v.Raw)))
+		return time.Time{}
+	}
+	f, err := strconv.ParseFloat(v.Raw, 64)
+	if err != nil || f < minNumericDate || f >= maxNumericDate {
+		c.note(name, fmt.Sprintf("%s is %s, not a date between 2000 and 9999", name, strictjson.Clip(v.Raw)))
+		return time.Time{}
+	}
+	return time.Unix(int64(f), 0)
+}
+
+// maxFactLen clips what an unverified token says before it is logged: it is
+// an attacker's words, and a 16 KB tid must not become a 16 KB log line.
+const maxFactLen = 64
+
+// unverifiedFacts reads, without trusting them, the few claims that help an
+// admin see which tenant and app a token was meant for when its key is not
+// in the set. Each is clipped; the result is marked unverified.
+func unverifiedFacts(t *token) TokenFacts {
+	f := TokenFacts{KeyID: clipFact(t.kid)}
+	c, e := decodeClaims(t.payload64)
+	if e != nil {
+		return f
+	}
+	f = c.facts(t.kid)
+	f.TenantID, f.ObjectID, f.Audience = clipFact(f.TenantID), clipFact(f.ObjectID), clipFact(f.Audience)
+	f.AuthorizedParty, f.Issuer, f.Version = clipFact(f.AuthorizedParty), clipFact(f.Issuer), clipFact(f.Version)
+	f.KeyID, f.Verified = clipFact(f.KeyID), false
+	return f
+}
+
+func clipFact(s string) string {
+	if len(s) > maxFactLen {
+		return s[:maxFactLen] + "..."
+	}
+	return s
+}
+
+// facts returns the safe-to-log facts of verified claims c.
 func (c *Claims) facts(kid string) TokenFacts {
-	f := TokenFacts{KeyID: kid}
-	if c != nil {
-		f.TenantID, f.ObjectID, f.Audience, f.AuthorizedParty, f.Issuer, f.Version =
-			c.TenantID, c.ObjectID, c.Audience, c.AuthorizedParty, c.Issuer, c.Version
-		if f.AuthorizedParty == "" {
-			f.AuthorizedParty = c.appID
-		}
-		if !c.ExpiresAt.IsZero() {
-			f.ExpiresAt = c.ExpiresAt.Unix()
-		}
+	f := TokenFacts{KeyID: kid, Verified: true,
+		TenantID: c.TenantID, ObjectID: c.ObjectID, Audience: c.Audience,
+		AuthorizedParty: c.AuthorizedParty, Issuer: c.Issuer, Version: c.Version}
+	if f.AuthorizedParty == "" {
+		f.AuthorizedParty = c.appID
+	}
+	if !c.ExpiresAt.IsZero() {
+		f.ExpiresAt = c.ExpiresAt.Unix()
 	}
 	return f
 }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mamlogin/mamlogin/internal/jwkscache"
 )
 
 // AuthService is the sign-in provider Intune MAM is enforced for.
@@ -123,23 +125,17 @@ func (c Config) Check() error {
 // set and well formed: the "enabled and complete" of the contract.
 func (c Config) complete() bool { return c.Enable && c.Check() == nil }
 
-// checkBaseURL accepts https URLs, and http ones on loopback (tests, local proxies).
+// checkBaseURL applies the transport rule (https, or http on a loopback IP
+// literal or localhost, decided by parsing) and requires a plain URL.
 func checkBaseURL(raw string, pathAllowed bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
+	u, err := jwkscache.CheckURL(raw)
+	if err != nil {
+		return err
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || (!pathAllowed && strings.Trim(u.Path, "/") != "") {
 		return fmt.Errorf("%q must be a plain scheme://host base URL", raw)
 	}
-	if u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())) {
-		return nil
-	}
-	return fmt.Errorf("%q must use https (http only on loopback)", raw)
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+	return nil
 }
 
 // Scope is the scope the app asks MSAL for: "api://<ClientID>/login.mattermost".

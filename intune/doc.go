@@ -6,23 +6,29 @@
 // to the chat server. This package
 //
 //   - verifies that token (Validator): RS256 against the tenant's Entra key
-//     set, fetched, cached and refreshed safely, then tenant, issuer,
-//     audience, scope, expiry and oid, in the contract's order;
+//     set, fetched over https, cached and refreshed safely, then expiry,
+//     tenant, issuer, audience, scope and oid, in the order of the Check*
+//     constants;
 //   - resolves the user by oid through the host's UserStore and opens a
 //     session through its SessionIssuer (NewLoginHandler);
 //   - answers every failure with the documented app_error ID, status and
-//     user message (the *AppError catalog in errors.go), and logs for the
-//     admin the cause, the next step and the concrete reason;
-//   - explains a failing token check by check (Diagnose).
+//     user message (the *AppError catalog, Catalog), and logs for the admin
+//     the cause, the next step and the concrete reason;
+//   - explains a failing token check by check (Diagnose), with the same
+//     checks Validate runs.
+//
+// A Validator lives until Close: the context given to NewValidator bounds
+// its first key fetch only.
 //
 // Package intunetest is a fake Entra tenant for tests.
 //
 // # Security
 //
 // Only RS256 is accepted, whatever the header says. Header jku, x5u, jwk and
-// x5c are never used: keys come only from the tenant's key set. The header
-// and claims are parsed strictly: one JSON object each, no duplicate member,
-// names matched exactly. Claims are read only after the signature verifies.
-// Tokens, key sets and discovery documents are bounded in size and time.
-// Internal reasons are logged, never sent to the client.
+// x5c are never used: keys come only from the tenant's key set, resolved by
+// keyfunc over this package's key cache, and fetched over https only. The
+// header, claims and key set are parsed strictly: one JSON object each, no
+// duplicate member, names matched exactly. Claims are read only after the
+// signature verifies. Tokens, key sets and discovery documents are bounded
+// in size and time. Internal reasons are logged, never sent to the client.
 package intune

@@ -2,214 +2,168 @@ package intune
 
 import (
 	"context"
-	"fmt"
-	"strings"
-	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
 
 	"github.com/mamlogin/mamlogin/internal/jwkscache"
 )
 
 // Report is what Diagnose found.
 type Report struct {
-	Checks []Check // in the order below; a check that cannot run (no key, no signature) fails
-	OK     bool    // every check passed: this token would sign in
+	Checks []Check `json:"checks"` // in the order of the Check* constants; a check that cannot run fails
+	OK     bool    `json:"ok"`     // every check passed: this token would sign in
 }
 
 // Check is one line of a Report.
 type Check struct {
-	Name     string // one of the names below
-	OK       bool
-	ErrorID  string // the documented ID this failure produces at sign-in; "" when OK
-	Detail   string // what was found and what was expected; safe to show an admin
-	NextStep string // the admin's next step from the catalog; "" when OK
+	Name     string `json:"name"`                // one of the Check* constants
+	OK       bool   `json:"ok"`                  // the check passed
+	ErrorID  string `json:"error_id,omitempty"`  // the documented ID this failure produces at sign-in; "" when OK
+	Detail   string `json:"detail"`              // what was found and what was expected; safe to show an admin
+	NextStep string `json:"next_step,omitempty"` // the admin's next step from the catalog; "" when OK
 }
 
-// Check names, in report order: the quick diagnostics of the contract.
-const (
-	CheckConfig    = "config"
-	CheckKeySet    = "keyset"
-	CheckFormat    = "format"
-	CheckAlgorithm = "algorithm"
-	CheckKey       = "key"
-	CheckSignature = "signature"
-)
+// Verdict is the error ID sign-in answers for the token diagnosed: the ID of
+// the first failed check, "" when every check passed. It is what Validate
+// returns for the same token, configuration and time.
+func (r *Report) Verdict() string {
+	for _, c := range r.Checks {
+		if !c.OK {
+			return c.ErrorID
+		}
+	}
+	return ""
+}
 
-// Diagnose runs every check below on rawToken without stopping at the first failure,
-// plus checks of cfg itself and of the tenant's key set, and says what to fix.
-// It fetches the discovery document and key set once (no cache is kept) and
-// never includes the token or its signature in the report. Claims of a token
-// whose signature does not verify are still checked, and their Detail says
-// they were read without a verified signature.
+// Diagnose runs every check on rawToken without stopping at the first
+// failure, plus the checks of cfg itself and of the tenant's key set, and
+// says what to fix. The checks are Validate's own, in its order, so the
+// first failure is the error sign-in answers (Report.Verdict). A check that
+// needs what an earlier one could not give (no key set, no parsed token, no
+// key) fails as "not run" with the blocking check's ID.
+//
+// It fetches the discovery document and key set once and keeps no cache and
+// no goroutine. The token is taken as given: nothing is trimmed. Claims of a
+// token whose signature did not verify are still checked, to help, and
+// their Detail says they were read unverified. The report never includes
+// the token or its signature.
 func Diagnose(ctx context.Context, cfg Config, rawToken string, opts ...Option) *Report {
-	o := buildOptions(opts)
-	r, set := diagnoseConfig(ctx, cfg, o)
-	v := newValidator(cfg, o)
-	d := &diagnosis{r: r, blocked: ""}
-
-	t, e := parseToken(strings.TrimSpace(rawToken))
-	d.add(CheckFormat, e, func() string { return "compact JWS, header " + t.headerSummary() })
-	if t == nil {
-		d.blocked = "the token could not be parsed"
-	}
-	d.step(CheckAlgorithm, func() *AppError { return t.checkAlg() }, func() string { return "alg RS256" })
-
-	var key *jwkscache.Key
-	d.step(CheckKey, func() *AppError {
-		if e := t.checkKID(); e != nil {
-			return e
+	d := newDiagnosis(ctx, cfg, buildOptions(opts))
+	a := attempt{ctx: ctx, raw: rawToken, now: d.v.now()}
+	r := &Report{}
+	var blocker *Check // the first failure: what a step that cannot run is blocked by
+	decodeTried := false
+	for i := range steps {
+		s := &steps[i]
+		if s.needs == needClaims && a.tok != nil && !decodeTried {
+			decodeTried = true
+			c, e := decodeClaims(a.tok.payload64)
+			a.claims = c
+			if e != nil && blocker == nil {
+				blocker = &Check{ErrorID: e.ID, NextStep: e.AdminNextStep}
+			}
+			if e != nil {
+				d.payloadErr = e.Reason
+			}
 		}
-		if set == nil {
-			return ErrInvalidToken.because("cannot run: the key set could not be fetched")
+		if why := d.missing(s.needs, &a); why != "" {
+			r.Checks = append(r.Checks, notRun(s.name, why, blocker))
+			continue
 		}
-		if key = set.Key(t.kid); key == nil {
-			return ErrInvalidToken.because("kid %q is not among the %d keys of the tenant's key set %v. If the server API app has a claims-mapping policy it signs with its own keys, listed only at the discovery URL with ?appid=<ClientID>; a token for another tenant or cloud names keys of that tenant", t.kid, set.Len(), set.KIDs())
+		if e := s.run(&d.v, &a); e != nil {
+			c := failed(s.name, e)
+			r.Checks = append(r.Checks, c)
+			if blocker == nil {
+				blocker = &c
+			}
+			continue
 		}
-		return nil
-	}, func() string { return fmt.Sprintf("kid %q is in the tenant's key set", t.kid) })
-
-	verified := false
-	d.step(CheckSignature, func() *AppError {
-		if key == nil {
-			return ErrInvalidToken.because("cannot run: no key to verify with")
+		c := Check{Name: s.name, OK: true, Detail: s.pass(&d.v, &a)}
+		if s.needs == needClaims && !a.verified {
+			c.Detail += " (read unverified: the signature did not verify)"
 		}
-		return verify(t, key)
-	}, func() string { verified = true; return "RS256 signature verifies with key " + key.ID })
-
-	var c *Claims
-	if t != nil {
-		c, e = decodeClaims(t.payload64)
-		if e != nil {
-			d.blocked = "the payload could not be decoded (" + e.Reason + ")"
-		} else {
-			d.blocked = ""
-		}
+		r.Checks = append(r.Checks, c)
 	}
-	note := ""
-	if !verified {
-		note = " (read without a verified signature)"
-	}
-	now := o.now()
-	for _, chk := range claimChecks {
-		d.step(chk.name, func() *AppError { return chk.run(v, c, key, now) },
-			func() string { return passDetail(chk.name, v, c, now) + note })
-	}
-	r.OK = true
-	for _, ch := range r.Checks {
-		r.OK = r.OK && ch.OK
-	}
+	r.OK = r.Verdict() == "" && len(r.Checks) == len(steps)
 	return r
 }
 
 // DiagnoseConfig runs the "config" and "keyset" checks alone: is the
 // configuration well formed, and can the tenant's discovery document and key
-// set be fetched and parsed.
+// set be fetched and parsed. It says nothing of any token.
 func DiagnoseConfig(ctx context.Context, cfg Config, opts ...Option) *Report {
-	r, _ := diagnoseConfig(ctx, cfg, buildOptions(opts))
-	r.OK = r.Checks[0].OK && r.Checks[1].OK
+	d := newDiagnosis(ctx, cfg, buildOptions(opts))
+	a := attempt{ctx: ctx}
+	r := &Report{}
+	for _, s := range steps[:2] {
+		if e := s.run(&d.v, &a); e != nil {
+			r.Checks = append(r.Checks, failed(s.name, e))
+			if s.name == CheckConfig {
+				r.Checks = append(r.Checks, notRun(CheckKeySet, "the configuration is not usable", &r.Checks[0]))
+				break
+			}
+			continue
+		}
+		r.Checks = append(r.Checks, Check{Name: s.name, OK: true, Detail: s.pass(&d.v, &a)})
+	}
+	r.OK = r.Verdict() == ""
 	return r
 }
 
-func diagnoseConfig(ctx context.Context, cfg Config, o options) (*Report, *jwkscache.Set) {
-	r := &Report{}
-	err := cfg.Check()
-	if err == nil && (cfg.TenantID == "" || cfg.ClientID == "") {
-		err = fmt.Errorf("TenantID and ClientID are needed to check a token")
-	}
-	if err != nil {
-		r.Checks = append(r.Checks, fail(CheckConfig, ErrNotConfigured.because("%v", err)),
-			fail(CheckKeySet, ErrInvalidToken.because("cannot run: the configuration is not usable")))
-		return r, nil
-	}
-	detail := fmt.Sprintf("tenant %s, client %s, authority %s, scope %s", strings.ToLower(cfg.TenantID), strings.ToLower(cfg.ClientID), cfg.authority(), cfg.Scope())
-	if !cfg.Enable {
-		detail += "; note: Enable is false, so sign-in answers " + ErrNotConfigured.ID
-	}
-	r.Checks = append(r.Checks, Check{Name: CheckConfig, OK: true, Detail: detail})
-
-	// One fetch, no refresh: the cache is closed as soon as the report is made.
-	o.refreshEvery, o.minInterval = 24*time.Hour, 24*time.Hour
-	co := newValidator(cfg, o).keySetOptions(o)
-	where := co.JWKSURL + co.DiscoveryURL
-	keys, err := jwkscache.New(ctx, co)
-	if err != nil {
-		r.Checks = append(r.Checks, fail(CheckKeySet, ErrInvalidToken.because("%v", err)))
-		return r, nil
-	}
-	defer keys.Close()
-	set, st := keys.Set(), keys.Stats()
-	if set == nil {
-		r.Checks = append(r.Checks, fail(CheckKeySet, ErrInvalidToken.because("fetching %s: %s; check that this server reaches the Entra authority and that Tenant ID is right", jwkscache.Redact(where), st.LastError)))
-		return r, nil
-	}
-	detail = fmt.Sprintf("%d usable keys from %s", set.Len(), st.JWKSURL)
-	if len(set.Rejected) > 0 {
-		detail += fmt.Sprintf(" (%d skipped: %v)", len(set.Rejected), set.Rejected)
-	}
-	r.Checks = append(r.Checks, Check{Name: CheckKeySet, OK: true, Detail: detail})
-	return r, set
-}
-
-// diagnosis appends checks; once blocked, later checks fail as "cannot run".
+// diagnosis is a verifier over the key set of one fetch.
 type diagnosis struct {
-	r       *Report
-	blocked string
+	v          verifier
+	payloadErr string // why the payload could not be decoded
 }
 
-func (d *diagnosis) add(name string, e *AppError, pass func() string) {
-	if e != nil {
-		d.r.Checks = append(d.r.Checks, fail(name, e))
-		return
+func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
+	d := &diagnosis{v: newVerifier(cfg, o)}
+	if err := cfg.checkForValidator(); err != nil {
+		d.v.configErr = ErrNotConfigured.because("%v", err)
+		return d
 	}
-	d.r.Checks = append(d.r.Checks, Check{Name: name, OK: true, Detail: pass()})
-}
-
-func (d *diagnosis) step(name string, run func() *AppError, pass func() string) {
-	if d.blocked != "" {
-		d.r.Checks = append(d.r.Checks, fail(name, ErrInvalidToken.because("cannot run: %s", d.blocked)))
-		return
+	keys, err := jwkscache.FetchOnce(ctx, keySetOptions(cfg, o))
+	if err != nil {
+		d.v.configErr = ErrNotConfigured.because("%v", err)
+		return d
 	}
-	d.add(name, run(), pass)
+	d.v.keys = keys
+	d.v.keyfunc, _ = keyfunc.New(keyfunc.Options{Storage: keys}) // fails only without a storage
+	return d
 }
 
-func fail(name string, e *AppError) Check {
+// missing says why a step with needs cannot run on a, or "" when it can.
+func (d *diagnosis) missing(n need, a *attempt) string {
+	switch {
+	case n == needNothing:
+		return ""
+	case d.v.keys == nil && (n == needConfig || n == needKeys || n == needKey):
+		return "the configuration is not usable"
+	case n == needConfig:
+		return ""
+	case a.tok == nil:
+		return "the token could not be parsed"
+	case n == needKeys && d.v.keys.Ready(a.ctx) != nil:
+		return "no key set could be fetched"
+	case n == needKey && a.key == nil:
+		return "no key to verify with"
+	case n == needClaims && a.claims == nil:
+		return "the payload could not be decoded (" + d.payloadErr + ")"
+	}
+	return ""
+}
+
+func failed(name string, e *AppError) Check {
 	return Check{Name: name, ErrorID: e.ID, Detail: e.Reason, NextStep: e.AdminNextStep}
 }
 
-func (t *token) headerSummary() string {
-	s := fmt.Sprintf("alg %q, kid %q", t.alg, t.kid)
-	if len(t.ignored) > 0 {
-		s += fmt.Sprintf("; ignored header members %v (keys come only from the tenant's key set)", t.ignored)
+// notRun is a check that could not run: it fails with the blocker's ID.
+func notRun(name, why string, blocker *Check) Check {
+	c := Check{Name: name, Detail: "not run: " + why}
+	if blocker != nil {
+		c.ErrorID, c.NextStep = blocker.ErrorID, blocker.NextStep
+	} else {
+		c.ErrorID, c.NextStep = ErrInvalidToken.ID, ErrInvalidToken.AdminNextStep
 	}
-	return s
-}
-
-// passDetail says what a passing claim check found.
-func passDetail(name string, v *Validator, c *Claims, now time.Time) string {
-	switch name {
-	case "expiry":
-		return fmt.Sprintf("expires %s (in %s)", c.ExpiresAt.UTC().Format(time.RFC3339), c.ExpiresAt.Sub(now).Round(time.Second))
-	case "not_before":
-		if c.NotBefore.IsZero() {
-			return "no nbf"
-		}
-		return "valid since " + c.NotBefore.UTC().Format(time.RFC3339)
-	case "tenant":
-		return "tid " + c.TenantID
-	case "version":
-		return fmt.Sprintf("ver %q (v2 token)", c.Version)
-	case "issuer":
-		return "iss " + c.Issuer
-	case "audience":
-		return "aud " + c.Audience
-	case "scope":
-		return fmt.Sprintf("scp %q", c.scp)
-	case "client":
-		if len(v.allowAZP) == 0 {
-			return fmt.Sprintf("azp %q (no allow-list configured)", c.AuthorizedParty)
-		}
-		return fmt.Sprintf("azp %q is allowed", c.AuthorizedParty)
-	case "object_id":
-		return "oid " + c.ObjectID
-	}
-	return ""
+	return c
 }

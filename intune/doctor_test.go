@@ -91,7 +91,7 @@ func TestDiagnoseCommonMistakes(t *testing.T) {
 		{name: "tenant ID is a domain", cfg: func(c *intune.Config) { c.TenantID = "contoso.onmicrosoft.com" }, token: tenant.Token(),
 			fails: map[string]string{"config": intune.ErrNotConfigured.ID, "keyset": "", "key": "", "signature": "", "tenant": "", "issuer": ""}, detail: "TenantID"},
 		{name: "Entra unreachable", cfg: func(c *intune.Config) { c.JWKSURL = "http://127.0.0.1:1/keys" }, token: tenant.Token(),
-			fails: map[string]string{"keyset": intune.ErrInvalidToken.ID, "key": "", "signature": ""}, detail: "connection refused"},
+			fails: map[string]string{"keyset": intune.ErrJWKSInit.ID, "key": intune.ErrJWKSInit.ID, "signature": ""}, detail: "connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

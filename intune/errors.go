@@ -52,6 +52,10 @@ type AppError struct {
 type TokenFacts struct {
 	TenantID, ObjectID, Audience, AuthorizedParty, KeyID, Issuer, Version string
 	ExpiresAt                                                             int64 // Unix seconds; 0 when unknown
+	// Verified is true when the facts come from claims whose signature
+	// verified. Unverified facts (the token named a key not in the set) are
+	// what the token claims, clipped: an attacker's words, not facts.
+	Verified bool
 }
 
 // Error returns the ID and, when set, the internal reason. It is for logs and
@@ -173,6 +177,13 @@ var (
 		AdminCause:    "The token's tenant differs from the Tenant ID configured on the server.",
 		AdminNextStep: "Set Tenant ID to the Entra tenant that issues the users' MSAL tokens, and confirm the app points at the right environment.",
 	}
+	ErrJWKSInit = &AppError{
+		ID: "ent.intune.validate_token.jwks_init.app_error", StatusCode: http.StatusInternalServerError,
+		Message: "Sign in is temporarily unavailable. Please try again later.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "The server has never fetched the tenant's signing keys from Entra (network, proxy, DNS, firewall or a wrong authority).",
+		AdminNextStep: "Check that the server reaches the Entra authority over HTTPS (proxy, firewall, DNS) and that Tenant ID is right; run intune-doctor check on the server.",
+	}
 )
 
 // Errors outside the documented catalog: the host's own failures. They are
@@ -201,7 +212,7 @@ var (
 func Catalog() []*AppError {
 	return []*AppError{ErrNotAvailable, ErrNotConfigured, ErrBotLoginForbidden, ErrAccountLocked,
 		ErrProviderNotConfigured, ErrExtractAuthData, ErrAccountNotFound, ErrInvalidToken,
-		ErrTokenExpired, ErrMissingClaims, ErrInvalidTenant}
+		ErrTokenExpired, ErrMissingClaims, ErrInvalidTenant, ErrJWKSInit}
 }
 
 // LookupError returns the catalog row (documented or host-failure) with id.

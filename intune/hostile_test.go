@@ -45,10 +45,45 @@ func payloadJSON(t *testing.T, tenant *it.Tenant, drop ...string) string {
 	return string(b[1 : len(b)-1])
 }
 
+// hostileCase is one attack and the answer it must get.
+type hostileCase struct {
+	name  string
+	token string
+	want  *intune.AppError // nil: accepted
+	why   string
+}
+
+// hostileTokens is every attack by name (TestDiagnoseAgreesWithValidate).
+func hostileTokens(t *testing.T, tenant *it.Tenant) map[string]string {
+	out := map[string]string{}
+	for _, c := range hostileCases(t, tenant) {
+		out[c.name] = c.token
+	}
+	return out
+}
+
 // TestHostileTokens: every attack of the issue, each with its exact ID.
 func TestHostileTokens(t *testing.T) {
 	tenant := newTenant(t)
 	v := newValidator(t, tenant.Config())
+	p := strings.Split(tenant.Token(), ".")
+	for _, tt := range hostileCases(t, tenant) {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := v.Validate(t.Context(), tt.token)
+			if tt.want == nil {
+				require.NoError(t, err)
+				require.NotNil(t, c)
+				return
+			}
+			assert.Nil(t, c)
+			ae := requireAppError(t, err, tt.want)
+			assert.Contains(t, ae.Reason, tt.why)
+			assert.NotContains(t, ae.Reason, p[2], "no signature in reasons")
+		})
+	}
+}
+
+func hostileCases(t *testing.T, tenant *it.Tenant) []hostileCase {
 	kid := tenant.SigningKey().ID
 	good := tenant.Token()
 	p := strings.Split(good, ".")
@@ -78,12 +113,7 @@ func TestHostileTokens(t *testing.T) {
 	jwkHeader := attacker.JWK()
 	bigKid := strings.Repeat("A", 10_000)
 
-	tests := []struct {
-		name  string
-		token string
-		want  *intune.AppError // nil: accepted
-		why   string
-	}{
+	return []hostileCase{
 		// Algorithms.
 		{"alg none", enc.EncodeToString([]byte(`{"alg":"none","kid":"`+kid+`"}`)) + "." + p[1] + ".", intune.ErrInvalidToken, "empty part"},
 		{"alg none with signature", enc.EncodeToString([]byte(`{"alg":"none","kid":"`+kid+`"}`)) + "." + p[1] + "." + p[2], intune.ErrInvalidToken, `alg is "none"`},
@@ -175,20 +205,6 @@ func TestHostileTokens(t *testing.T) {
 		// Versions and tenants.
 		{"v1 token", tenant.Token(it.WithClaim("ver", "1.0"), it.WithClaim("iss", "https://sts.windows.net/"+it.TenantID+"/"), it.WithClaim("appid", it.MobileClientID), it.WithoutClaim("azp")), intune.ErrExtractAuthData, "v1"},
 		{"another tenant, real key of the shared set", tenant.Token(it.WithClaim("tid", other), it.WithClaim("iss", strings.Replace(tenant.Issuer(), it.TenantID, other, 1))), intune.ErrInvalidTenant, other},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := v.Validate(t.Context(), tt.token)
-			if tt.want == nil {
-				require.NoError(t, err)
-				require.NotNil(t, c)
-				return
-			}
-			assert.Nil(t, c)
-			ae := requireAppError(t, err, tt.want)
-			assert.Contains(t, ae.Reason, tt.why)
-			assert.NotContains(t, ae.Reason, p[2], "no signature in reasons")
-		})
 	}
 }
 

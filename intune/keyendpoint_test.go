@@ -55,7 +55,9 @@ func TestKeyEndpointDownAtStartThenUp(t *testing.T) {
 	v, clk := newClockedValidator(t, tenant)
 	assert.EqualValues(t, 1, v.KeySetStats().Failures, "the start-up fetch failed, NewValidator did not")
 	_, err := v.Validate(t.Context(), tenant.Token())
-	requireAppError(t, err, intune.ErrInvalidToken)
+	ae := requireAppError(t, err, intune.ErrJWKSInit)
+	assert.Contains(t, ae.Reason, "status 503", "the admin's reason says what failed")
+	assert.Contains(t, ae.Reason, tenant.URL(), "and from where")
 
 	tenant.SetKeysHandler(nil) // Entra answers again
 	clk.Advance(time.Minute)

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
 
 // Bounds on the request. A real body is a 1.5-4 KB token and two short ids.
@@ -20,35 +22,37 @@ const (
 )
 
 // HandlerOption configures NewLoginHandler.
-type HandlerOption func(*handler)
+type HandlerOption func(*LoginHandler)
 
 // WithLogger sets the admin log (default slog.Default()).
-func WithLogger(l *slog.Logger) HandlerOption { return func(h *handler) { h.log = l } }
+func WithLogger(l *slog.Logger) HandlerOption { return func(h *LoginHandler) { h.log = l } }
 
 // WithAvailability: false means this build or licence lacks the feature: not_available (501).
 func WithAvailability(ok func(ctx context.Context) bool) HandlerOption {
-	return func(h *handler) { h.available = ok }
+	return func(h *LoginHandler) { h.available = ok }
 }
 
 // WithProviderCheck: false means the enforced provider is not itself configured in the
 // host: ent.intune.login.not_configured (403).
 func WithProviderCheck(ok func(ctx context.Context, s AuthService) bool) HandlerOption {
-	return func(h *handler) { h.providerOK = ok }
+	return func(h *LoginHandler) { h.providerOK = ok }
 }
 
 // WithRetryStatus sets the status of the `retry once` rows (invalid_token, token_expired,
 // extract_auth_data); default 400 as documented; the shipping app retries only on 401.
 // ID, message and body are unchanged.
-func WithRetryStatus(code int) HandlerOption { return func(h *handler) { h.retryStatus = code } }
+func WithRetryStatus(code int) HandlerOption { return func(h *LoginHandler) { h.retryStatus = code } }
 
 // WithMessages localises user messages per request (e.g. by Accept-Language): it gets the
 // error ID and the documented English text ("" for silent rows); returning "" keeps English.
 // Silent rows stay silent whatever it returns.
 func WithMessages(msg func(r *http.Request, id, english string) string) HandlerOption {
-	return func(h *handler) { h.messages = msg }
+	return func(h *LoginHandler) { h.messages = msg }
 }
 
-type handler struct {
+// LoginHandler is the sign-in endpoint: an http.Handler the host mounts
+// where the shipping app posts.
+type LoginHandler struct {
 	cfg         Config
 	v           *Validator
 	store       UserStore
@@ -70,8 +74,8 @@ type handler struct {
 // through store and opens the session through sessions. v may be nil while
 // Intune MAM is disabled. Every failure is answered with its app_error and
 // logged once.
-func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions SessionIssuer, opts ...HandlerOption) http.Handler {
-	h := &handler{cfg: cfg, v: v, store: store, sessions: sessions, log: slog.Default()}
+func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions SessionIssuer, opts ...HandlerOption) *LoginHandler {
+	h := &LoginHandler{cfg: cfg, v: v, store: store, sessions: sessions, log: slog.Default()}
 	for _, o := range opts {
 		o(h)
 	}
@@ -92,7 +96,7 @@ type request struct {
 	hasToken                            bool
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *LoginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		w.Header().Set("Content-Type", "application/json")
@@ -121,7 +125,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // signIn runs the gates, validation and user resolution, and opens the
 // session; it returns the user, the claims and the response body.
-func (h *handler) signIn(w http.ResponseWriter, r *http.Request) (*User, *Claims, []byte, *AppError) {
+func (h *LoginHandler) signIn(w http.ResponseWriter, r *http.Request) (*User, *Claims, []byte, *AppError) {
 	ctx := r.Context()
 	if h.available != nil && !h.available(ctx) {
 		return nil, nil, nil, ErrNotAvailable.because("the host reports Intune MAM unavailable in this build or licence")
@@ -181,7 +185,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (*request, *AppError) {
 
 func parseRequest(body []byte) (*request, *AppError) {
 	req := &request{}
-	err := eachMember(body, func(name string, v []byte) error {
+	err := strictjson.Each(decoded(body), func(name string, v strictjson.Value) error {
 		var dst *string
 		switch name {
 		case "access_token":
@@ -193,12 +197,12 @@ func parseRequest(body []byte) (*request, *AppError) {
 		default:
 			return nil
 		}
-		if string(v) == "null" {
+		if v.Kind == strictjson.Null {
 			return nil
 		}
-		s, err := unquote(v)
-		if err != nil {
-			return fmt.Errorf("%s is not a string", name)
+		s, ok := v.Str()
+		if !ok {
+			return fmt.Errorf("%s is %s, not a string", name, v.Kind)
 		}
 		*dst = s
 		return nil
@@ -217,7 +221,7 @@ func parseRequest(body []byte) (*request, *AppError) {
 }
 
 // resolve finds (or, for OpenID, creates) the user by oid and syncs it.
-func (h *handler) resolve(ctx context.Context, c *Claims) (*User, *AppError) {
+func (h *LoginHandler) resolve(ctx context.Context, c *Claims) (*User, *AppError) {
 	svc := h.cfg.AuthService
 	u, err := h.store.UserByObjectID(ctx, svc, c.ObjectID)
 	switch {
@@ -277,7 +281,7 @@ func profile(u *User) any {
 }
 
 // fail answers with e's app_error and logs it once for the admin.
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, e *AppError, took time.Duration) {
+func (h *LoginHandler) fail(w http.ResponseWriter, r *http.Request, e *AppError, took time.Duration) {
 	status := e.StatusCode
 	if e.Retry == RetryOnce && h.retryStatus != 0 {
 		status = h.retryStatus

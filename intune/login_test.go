@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -141,6 +142,15 @@ func scenarios() map[string]func(t *testing.T) (*rig, string, []intune.HandlerOp
 		"ent.intune.validate_token.invalid_tenant_id.app_error": func(t *testing.T) (*rig, string, []intune.HandlerOption) {
 			r := newRig(t, intune.AuthServiceOpenID)
 			return r, r.tenant.Token(it.WithClaim("tid", other)), nil
+		},
+		"ent.intune.validate_token.jwks_init.app_error": func(t *testing.T) (*rig, string, []intune.HandlerOption) {
+			// Entra unreachable since start-up: the validator never held keys.
+			tenant := newTenant(t)
+			tenant.SetKeysHandler(status(http.StatusServiceUnavailable))
+			cfg := tenant.Config()
+			r := &rig{tenant: tenant, cfg: cfg, v: newValidator(t, cfg, intune.WithKeyRefresh(time.Hour, time.Hour)),
+				store: it.NewStore(), sessions: &it.Sessions{}, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
+			return r, tenant.Token(), nil
 		},
 	}
 }

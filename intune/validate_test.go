@@ -67,7 +67,7 @@ func TestValidateContractChecks(t *testing.T) {
 		{name: "exp as string", token: tenant.Token(it.WithClaim("exp", "1999999999")), want: intune.ErrInvalidToken, reason: "not a JSON number"},
 		{name: "exp 1e300", token: tenant.Token(it.WithClaim("exp", 1e300)), want: intune.ErrInvalidToken, reason: "between 2000 and 9999"},
 		{name: "exp negative", token: tenant.Token(it.WithClaim("exp", -1)), want: intune.ErrInvalidToken, reason: "between 2000 and 9999"},
-		{name: "nbf in the future", token: tenant.Token(it.WithClaim("nbf", now.Add(time.Hour).Unix())), want: intune.ErrInvalidToken, reason: "not valid before"},
+		{name: "nbf in the future", token: tenant.Token(it.WithClaim("nbf", now.Add(time.Hour).Unix())), want: intune.ErrInvalidToken, reason: "ahead of this server's clock"},
 		{name: "iat as string", token: tenant.Token(it.WithClaim("iat", "yesterday")), want: intune.ErrInvalidToken, reason: "iat"},
 		// 5. tenant, version, issuer
 		{name: "no tid", token: tenant.Token(it.WithoutClaim("tid")), want: intune.ErrMissingClaims, reason: "no tid"},

@@ -125,14 +125,16 @@ func readToken(args []string, stdin io.Reader, stderr io.Writer) (string, error)
 	}
 	if len(args) == 1 {
 		fmt.Fprintln(stderr, "intune-doctor: warning: a token on the command line stays in shell history and is visible to other users in the process list; pipe it on standard input instead")
-		return strings.TrimSpace(args[0]), nil
+		return args[0], nil
 	}
 	b, err := io.ReadAll(io.LimitReader(stdin, intune.MaxTokenBytes+1024))
 	if err != nil {
 		return "", err
 	}
-	raw := strings.TrimSpace(string(b))
-	raw = strings.TrimPrefix(raw, "Bearer ")
+	// A file or a pipe ends the token with a line break: that is the end of
+	// the input, not part of the token. Nothing else is trimmed: a Bearer
+	// prefix or spaces are reported as the server would answer them.
+	raw := strings.TrimRight(string(b), "\r\n")
 	if raw == "" {
 		return "", errors.New("no token on standard input")
 	}

@@ -1,25 +1,34 @@
-// Package jwkscache keeps a tenant's Entra signing keys: it discovers the key
-// set, fetches it at start, refreshes it on a schedule and, rate-limited and
-// de-duplicated, when a token names a key it does not hold. Lookups of a
-// cached key never wait on the network or on a lock.
+// Package jwkscache keeps a tenant's Entra signing keys as a jwkset.Storage,
+// for keyfunc to resolve a token's kid over. Cache discovers the key set,
+// fetches it at start, refreshes it on a schedule and, rate-limited and
+// de-duplicated, when a token names a key it does not hold; FetchOnce is the
+// key set of a single fetch, for a one-off diagnosis.
 //
-// The design answers two failure modes of general-purpose caches: fetching on
-// every unknown kid (an attacker with random kids makes the server hammer
+// The design answers two failure modes of general-purpose caches: fetching
+// on every unknown kid (an attacker with random kids makes the server hammer
 // Entra), and a rate limiter that makes requests wait, or that holds back a
-// genuinely rotated key for minutes. Here an unknown kid starts at most one
-// fetch per MinInterval, all lookups that miss meanwhile share that one fetch,
-// and a miss outside it answers at once.
+// genuinely rotated key for minutes (keyfunc's default HTTP storage does
+// both). Here an unknown kid starts at most one fetch per MinInterval, all
+// lookups that miss meanwhile share that one fetch, and a miss outside it is
+// answered at once. A lookup of a held key never waits on the network or on
+// a lock.
+//
+// The package returns errors and reports fetches through Options.OnFetch; it
+// logs nothing and gives no advice: the public package speaks to the admin.
 package jwkscache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/MicahParks/jwkset"
 
 	"github.com/mamlogin/mamlogin/internal/clock"
 )
@@ -30,57 +39,92 @@ const (
 	DefaultMinInterval  = time.Minute
 	DefaultTimeout      = 10 * time.Second
 	DefaultMaxBytes     = 512 << 10
-	// retry schedule while no fetch has succeeded, or after a failure
+	// the retry schedule after a failure: from 1s, doubling, up to a minute
 	firstRetry = time.Second
 	maxRetry   = time.Minute
 )
 
-// Options configure a Cache. Exactly one of DiscoveryURL and JWKSURL is set.
+// Options configure where keys come from and how they are fetched. Exactly
+// one of DiscoveryURL and JWKSURL is set.
 type Options struct {
 	DiscoveryURL   string // the tenant's v2 openid-configuration (with ?appid=)
 	ExpectedIssuer string // the discovery document's issuer must equal this ("" skips the check)
 	JWKSURL        string // a fixed key-set URL instead of discovery
 
-	Client       *http.Client  // default: a client with Timeout
+	Client       *http.Client  // the host's client (proxy, TLS); copied, never changed
 	RefreshEvery time.Duration // scheduled refresh; default 1h
 	MinInterval  time.Duration // least time between two fetches for unknown kids; default 1m
 	Timeout      time.Duration // bound on one fetch (discovery + key set); default 10s
 	MaxBytes     int64         // bound on the key-set body; default 512 KiB
 	Clock        clock.Clock   // default: the system clock
-	Logger       *slog.Logger  // default: slog.Default()
+
+	// OnFetch, when set, is called after every fetch, on the goroutine that
+	// fetched. It must not block: lookups may be waiting for that fetch.
+	OnFetch func(Fetch)
 }
 
-// ErrUnknownKID is returned (wrapped, with detail) when a kid is not in the set.
-var ErrUnknownKID = errors.New("kid not in the key set")
+// Trigger says why a fetch ran.
+type Trigger string
 
-// Cache holds the current key set. It is safe for concurrent use.
-type Cache struct {
-	o      Options
-	keys   atomic.Pointer[Set]
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+const (
+	TriggerStart      Trigger = "start"       // the first fetch, or FetchOnce
+	TriggerSchedule   Trigger = "schedule"    // the refresh every RefreshEvery (or the retry after a failure)
+	TriggerUnknownKID Trigger = "unknown_kid" // a token named a kid not held, or no keys were held
+	TriggerManual     Trigger = "manual"      // Refresh
+)
 
-	mu          sync.Mutex
-	inflight    *call
-	lastAttempt time.Time
-	jwksURL     string // discovered (or fixed) key-set URL
-
-	fetches, failures, unknownKID, rateLimited atomic.Uint64
-	lastSuccess, lastFailure                   atomic.Pointer[time.Time]
-	lastError                                  atomic.Pointer[string]
+// Fetch is the outcome of one fetch of the key set.
+type Fetch struct {
+	Trigger Trigger
+	URL     string // the key-set URL without its query; "" when discovery failed first
+	Err     error  // nil on success; then the held set was replaced
+	Keys    int    // usable keys held after the fetch
+	// Skipped are the keys of the fetched document that are not used.
+	Skipped []Rejected
+	// Added and Removed are the kids that appeared in, or left, the held set:
+	// Entra rotating its keys. Both are empty on the first fetch.
+	Added, Removed []string
+	// ServerDate is the Date header of the last response; zero if absent.
+	ServerDate time.Time
+	At         time.Time // the local clock when the fetch ended
+	Took       time.Duration
 }
 
-type call struct {
-	done chan struct{}
-	err  error
+// Source is what a validator resolves keys through: a jwkset.Storage for
+// keyfunc, plus what keyfunc does not model.
+type Source interface {
+	jwkset.Storage
+	// Ready returns nil when a usable key set is held, else an *InitError
+	// saying what could not be fetched from where.
+	Ready(ctx context.Context) error
+	// Binding returns Entra's issuer and cloud_instance_name published with
+	// the key kid, when pub is that key.
+	Binding(kid string, pub any) (issuer, cloud string, ok bool)
 }
 
-// New builds a Cache, fetches the key set once (bounded by Timeout) and starts
-// the refresh loop, which lives until ctx is done or Close is called. A failed
-// first fetch is not an error: the cache starts empty, logs it, and retries
-// with backoff (and on the first unknown kid) until Entra answers.
-func New(ctx context.Context, o Options) (*Cache, error) {
+// InitError says that no usable key set has ever been fetched.
+type InitError struct {
+	URL string // discovery or key-set URL, without query
+	Err error  // the last fetch failure; nil if no fetch has ended yet
+}
+
+func (e *InitError) Error() string {
+	if e.Err == nil {
+		return "no key set fetched yet from " + e.URL
+	}
+	return fmt.Sprintf("no key set has been fetched from %s: %v", e.URL, e.Err)
+}
+
+func (e *InitError) Unwrap() error { return e.Err }
+
+// source fetches the key set of one configuration.
+type source struct {
+	o     Options
+	start *url.URL // the discovery or key-set URL
+	f     *fetcher
+}
+
+func newSource(o Options) (*source, error) {
 	if (o.DiscoveryURL == "") == (o.JWKSURL == "") {
 		return nil, errors.New("jwkscache: set exactly one of DiscoveryURL and JWKSURL")
 	}
@@ -96,80 +140,268 @@ func New(ctx context.Context, o Options) (*Cache, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
-	if o.Client == nil {
-		o.Client = &http.Client{Timeout: o.Timeout}
-	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	raw := o.JWKSURL + o.DiscoveryURL
+	start, err := CheckURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("jwkscache: %w", err)
 	}
-	c := &Cache{o: o, done: make(chan struct{}), jwksURL: o.JWKSURL}
-	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		select {
-		case <-ctx.Done():
-			c.cancel()
-		case <-c.ctx.Done():
+	return &source{o: o, start: start, f: newFetcher(o.Client, o.Timeout, o.MaxBytes)}, nil
+}
+
+// where names the start URL for errors (no query: ?appid= is not secret, but
+// a configured JWKSURL might carry a key).
+func (s *source) where() string { return Redact(s.start.String()) }
+
+// fetch discovers (when configured) and fetches the key set once, bounded by
+// Timeout and ctx. prev is the set held now (for carrying unchanged keys).
+func (s *source) fetch(ctx context.Context, prev *Set, trig Trigger) (*Set, Fetch) {
+	began := s.o.Clock.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+	defer cancel()
+	ev := Fetch{Trigger: trig}
+	set, err := s.fetchSet(ctx, prev, trig == TriggerUnknownKID || trig == TriggerManual, &ev)
+	ev.Err, ev.At = err, s.o.Clock.Now()
+	ev.Took = ev.At.Sub(began)
+	if set != nil {
+		ev.Skipped = set.Rejected
+	}
+	if err != nil {
+		return nil, ev
+	}
+	if prev != nil {
+		ev.Added, ev.Removed = diff(set, prev), diff(prev, set)
+	}
+	return set, ev
+}
+
+func (s *source) fetchSet(ctx context.Context, prev *Set, noCache bool, ev *Fetch) (*Set, error) {
+	keysURL := s.start
+	if s.o.DiscoveryURL != "" {
+		r, err := s.f.get(ctx, s.start, MaxDiscoveryBytes, noCache, s.o.Clock.Now)
+		if r != nil {
+			ev.ServerDate = r.date
 		}
-	}()
-	first := c.start()
-	<-first.done
-	go c.loop(first.err)
+		if err != nil {
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		d, err := ParseDiscovery(r.body, s.start, s.o.ExpectedIssuer)
+		if err != nil {
+			return nil, fmt.Errorf("discovery %s: %w", s.where(), err)
+		}
+		keysURL, _ = url.Parse(d.JWKSURI)
+	}
+	ev.URL = Redact(keysURL.String())
+	r, err := s.f.get(ctx, keysURL, s.o.MaxBytes, noCache, s.o.Clock.Now)
+	if r != nil {
+		ev.ServerDate = r.date
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key set: %w", err)
+	}
+	set, err := Parse(r.body, prev)
+	if err != nil {
+		return set, fmt.Errorf("key set from %s: %w", ev.URL, err)
+	}
+	return set, nil
+}
+
+// diff lists the kids of a that b lacks.
+func diff(a, b *Set) []string {
+	var out []string
+	for _, k := range a.order {
+		if b.Key(k.ID) == nil {
+			out = append(out, k.ID)
+		}
+	}
+	return out
+}
+
+// Cache is the refreshing key source of a Validator. It is safe for
+// concurrent use. It lives until Close: the context given to New bounds only
+// the first fetch.
+type Cache struct {
+	src    *source
+	set    atomic.Pointer[Set]
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed sync.Once
+
+	mu          sync.Mutex
+	inflight    *call
+	lastAttempt time.Time
+	stats       Stats // the parts that change per fetch
+
+	unknownKID, rateLimited atomic.Uint64
+}
+
+type call struct {
+	done chan struct{}
+	err  error
+}
+
+var _ Source = (*Cache)(nil)
+
+// New builds a Cache, fetches the key set once, bounded by ctx and Timeout,
+// and starts the refresh loop, which runs until Close whatever becomes of
+// ctx. A failed first fetch is not an error: the cache starts empty, reports
+// it, and retries with backoff (and when a lookup finds no keys) until Entra
+// answers. New fails only on options that can never work.
+func New(ctx context.Context, o Options) (*Cache, error) {
+	src, err := newSource(o)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{src: src, done: make(chan struct{})}
+	c.stats.JWKSURL = src.where()
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	// The first fetch ends when ctx does, or when the cache is closed.
+	first, stop := context.WithCancel(ctx)
+	defer stop()
+	unhook := context.AfterFunc(c.ctx, stop)
+	defer unhook()
+	c.mu.Lock()
+	cl := c.startLocked(first, TriggerStart)
+	c.mu.Unlock()
+	<-cl.done
+	go c.loop(cl.err)
 	return c, nil
 }
 
 // Close stops the refresh loop and waits for it. Lookups keep answering from
-// the last key set.
+// the last key set. Close is idempotent.
 func (c *Cache) Close() error {
-	c.cancel()
-	<-c.done
+	c.closed.Do(func() {
+		c.cancel()
+		<-c.done
+	})
 	return nil
 }
 
 // Set returns the current key set (nil before the first successful fetch).
-func (c *Cache) Set() *Set { return c.keys.Load() }
+func (c *Cache) Set() *Set { return c.set.Load() }
 
-// Lookup returns the key with kid. A cached key is returned without waiting.
+// KeyRead returns the key with kid. A held key is returned without waiting.
 // A miss joins the fetch in flight, or starts one if MinInterval has passed
-// since the last; otherwise it fails at once. The error wraps ErrUnknownKID
-// (or ctx's error) and says which.
-func (c *Cache) Lookup(ctx context.Context, kid string) (*Key, error) {
-	if k := c.keys.Load().Key(kid); k != nil {
-		return k, nil
+// since the last; otherwise it fails at once. The error is a *MissError
+// (wrapping jwkset.ErrKeyNotFound) that says which.
+func (c *Cache) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
+	if k := c.set.Load().Key(kid); k != nil {
+		return k.jwk, nil
 	}
 	c.unknownKID.Add(1)
+	cl, waited, err := c.refreshForMiss(ctx)
+	if k := c.set.Load().Key(kid); k != nil {
+		return k.jwk, nil
+	}
+	miss := &MissError{KID: kid, Keys: c.set.Load().Len()}
+	switch {
+	case cl == nil:
+		miss.Detail = fmt.Sprintf("no refresh: the last was %s ago, refreshes for unknown kids are at most one per %s",
+			waited.Round(time.Second), c.src.o.MinInterval)
+	case err != nil:
+		miss.Detail, miss.Err = fmt.Sprintf("waiting for a key-set refresh: %v", err), err
+	case cl.err != nil:
+		miss.Detail, miss.Err = fmt.Sprintf("the refresh it triggered failed: %v", cl.err), cl.err
+	default:
+		miss.Detail = "the key set was freshly fetched"
+	}
+	return jwkset.JWK{}, miss
+}
+
+// refreshForMiss joins the fetch in flight, or starts one when MinInterval
+// has passed since the last attempt, and waits for it (bounded by ctx). cl
+// is nil when no fetch was allowed; since is then the time since the last.
+func (c *Cache) refreshForMiss(ctx context.Context) (cl *call, since time.Duration, err error) {
 	c.mu.Lock()
-	cl := c.inflight
+	cl = c.inflight
 	if cl == nil {
-		if since := c.o.Clock.Now().Sub(c.lastAttempt); !c.lastAttempt.IsZero() && since < c.o.MinInterval {
+		since = c.src.o.Clock.Now().Sub(c.lastAttempt)
+		if !c.lastAttempt.IsZero() && since < c.src.o.MinInterval {
 			c.mu.Unlock()
 			c.rateLimited.Add(1)
-			return nil, fmt.Errorf("%w (%d keys; no refresh: the last was %s ago, refreshes for unknown kids are at most one per %s)",
-				ErrUnknownKID, c.keys.Load().Len(), since.Round(time.Second), c.o.MinInterval)
+			return nil, since, nil
 		}
-		cl = c.startLocked()
+		cl = c.startLocked(c.ctx, TriggerUnknownKID)
 	}
 	c.mu.Unlock()
 	select {
 	case <-cl.done:
+		return cl, 0, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w (waiting for a key-set refresh: %w)", ErrUnknownKID, ctx.Err())
+		return cl, 0, ctx.Err()
 	}
-	if k := c.keys.Load().Key(kid); k != nil {
-		return k, nil
+}
+
+// Ready returns nil when a usable key set is held. Otherwise it tries what
+// an unknown kid may (one shared, rate-limited fetch) and, if that does not
+// bring keys, returns an *InitError with the last failure.
+func (c *Cache) Ready(ctx context.Context) error {
+	if c.set.Load() != nil {
+		return nil
 	}
-	if cl.err != nil {
-		return nil, fmt.Errorf("%w (%d keys; the refresh it triggered failed: %v)", ErrUnknownKID, c.keys.Load().Len(), cl.err)
+	_, _, _ = c.refreshForMiss(ctx)
+	if c.set.Load() != nil {
+		return nil
 	}
-	return nil, fmt.Errorf("%w (%d keys, freshly fetched)", ErrUnknownKID, c.keys.Load().Len())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &InitError{URL: c.src.where(), Err: c.stats.lastErr}
+}
+
+// Binding returns the issuer and cloud published with key kid, if pub is
+// that key. Keys unchanged by a refresh keep their identity, so a key
+// resolved before a refresh still binds after it.
+func (c *Cache) Binding(kid string, pub any) (issuer, cloud string, ok bool) {
+	return c.set.Load().Binding(kid, pub)
+}
+
+// Binding is Cache.Binding over a fixed set.
+func (s *Set) Binding(kid string, pub any) (issuer, cloud string, ok bool) {
+	k := s.Key(kid)
+	if k == nil || any(k.Public) != pub {
+		return "", "", false
+	}
+	return k.Issuer, k.Cloud, true
+}
+
+// The rest of jwkset.Storage reads the held set; writes are refused.
+
+func (c *Cache) KeyReadAll(ctx context.Context) ([]jwkset.JWK, error) {
+	return c.set.Load().KeyReadAll(ctx)
+}
+func (c *Cache) KeyDelete(context.Context, string) (bool, error)   { return false, ErrReadOnly }
+func (c *Cache) KeyReplaceAll(context.Context, []jwkset.JWK) error { return ErrReadOnly }
+func (c *Cache) KeyWrite(context.Context, jwkset.JWK) error        { return ErrReadOnly }
+func (c *Cache) JSON(ctx context.Context) (json.RawMessage, error) { return c.set.Load().JSON(ctx) }
+func (c *Cache) JSONPublic(ctx context.Context) (json.RawMessage, error) {
+	return c.set.Load().JSONPublic(ctx)
+}
+func (c *Cache) JSONPrivate(ctx context.Context) (json.RawMessage, error) {
+	return c.set.Load().JSONPrivate(ctx)
+}
+func (c *Cache) JSONWithOptions(ctx context.Context, mo jwkset.JWKMarshalOptions, vo jwkset.JWKValidateOptions) (json.RawMessage, error) {
+	return c.set.Load().JSONWithOptions(ctx, mo, vo)
+}
+func (c *Cache) Marshal(ctx context.Context) (jwkset.JWKSMarshal, error) {
+	return c.set.Load().Marshal(ctx)
+}
+func (c *Cache) MarshalWithOptions(ctx context.Context, mo jwkset.JWKMarshalOptions, vo jwkset.JWKValidateOptions) (jwkset.JWKSMarshal, error) {
+	return c.set.Load().MarshalWithOptions(ctx, mo, vo)
 }
 
 // Refresh fetches now, joining a fetch in flight, and waits for it. It is
 // not rate-limited: it is for the host (an admin action), not for requests.
 func (c *Cache) Refresh(ctx context.Context) error {
-	cl := c.start()
+	c.mu.Lock()
+	cl := c.inflight
+	if cl == nil {
+		cl = c.startLocked(c.ctx, TriggerManual)
+	}
+	c.mu.Unlock()
 	select {
 	case <-cl.done:
 		return cl.err
@@ -178,41 +410,40 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	}
 }
 
-// start joins the fetch in flight or begins one.
-func (c *Cache) start() *call {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.inflight != nil {
-		return c.inflight
-	}
-	return c.startLocked()
-}
-
-// startLocked begins one shared fetch; c.mu is held.
-func (c *Cache) startLocked() *call {
+// startLocked begins one shared fetch bounded by ctx; c.mu is held.
+func (c *Cache) startLocked(ctx context.Context, trig Trigger) *call {
 	cl := &call{done: make(chan struct{})}
 	c.inflight = cl
-	c.lastAttempt = c.o.Clock.Now()
+	c.lastAttempt = c.src.o.Clock.Now()
 	go func() {
-		cl.err = c.fetch()
+		set, ev := c.src.fetch(ctx, c.set.Load(), trig)
 		c.mu.Lock()
+		if set != nil {
+			c.set.Store(set)
+		}
+		ev.Keys = c.set.Load().Len()
+		c.stats.record(ev)
 		c.inflight = nil
 		c.mu.Unlock()
+		cl.err = ev.Err
+		if c.src.o.OnFetch != nil {
+			c.src.o.OnFetch(ev)
+		}
 		close(cl.done)
 	}()
 	return cl
 }
 
 // loop refreshes every RefreshEvery; after a failure it retries sooner, with
-// backoff from 1s up to a minute (never more often than that: Entra is not
-// hammered while it is down).
+// backoff from 1s up to a minute (never more often: Entra is not hammered
+// while it is down).
 func (c *Cache) loop(lastErr error) {
 	defer close(c.done)
 	retry := firstRetry
 	for {
-		wait := c.o.RefreshEvery
+		wait := c.src.o.RefreshEvery
 		if lastErr != nil {
-			wait = min(retry, c.o.RefreshEvery)
+			wait = min(retry, c.src.o.RefreshEvery)
 			retry = min(retry*2, maxRetry)
 		} else {
 			retry = firstRetry
@@ -220,9 +451,14 @@ func (c *Cache) loop(lastErr error) {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-c.o.Clock.After(wait):
+		case <-c.src.o.Clock.After(wait):
 		}
-		cl := c.start()
+		c.mu.Lock()
+		cl := c.inflight
+		if cl == nil {
+			cl = c.startLocked(c.ctx, TriggerSchedule)
+		}
+		c.mu.Unlock()
 		select {
 		case <-cl.done:
 			lastErr = cl.err
@@ -232,58 +468,9 @@ func (c *Cache) loop(lastErr error) {
 	}
 }
 
-// fetch discovers (when configured) and fetches the key set, replacing the
-// current set only with a good one.
-func (c *Cache) fetch() (err error) {
-	c.fetches.Add(1)
-	ctx, cancel := context.WithTimeout(c.ctx, c.o.Timeout)
-	defer cancel()
-	defer func() {
-		now := c.o.Clock.Now()
-		if err != nil {
-			c.failures.Add(1)
-			c.lastFailure.Store(&now)
-			msg := err.Error()
-			c.lastError.Store(&msg)
-			c.o.Logger.Warn("intune: Entra key set fetch failed; keeping the last good keys",
-				"error", err, "keys", c.keys.Load().Len(), "next_step", "check that this server reaches the Entra authority and that Tenant ID is right")
-			return
-		}
-		c.lastSuccess.Store(&now)
-	}()
-	url := c.o.JWKSURL
-	if url == "" {
-		body, err := get(ctx, c.o.Client, c.o.DiscoveryURL, MaxDiscoveryBytes)
-		if err != nil {
-			return fmt.Errorf("discovery: %w", err)
-		}
-		d, err := ParseDiscovery(body, c.o.DiscoveryURL, c.o.ExpectedIssuer)
-		if err != nil {
-			return err
-		}
-		url = d.JWKSURI
-		c.mu.Lock()
-		c.jwksURL = url
-		c.mu.Unlock()
-	}
-	body, err := get(ctx, c.o.Client, url, c.o.MaxBytes)
-	if err != nil {
-		return fmt.Errorf("key set: %w", err)
-	}
-	set, err := Parse(body)
-	if err != nil {
-		return fmt.Errorf("key set from %s: %w", redact(url), err)
-	}
-	for _, r := range set.Rejected {
-		c.o.Logger.Warn("intune: Entra key skipped", "kid", r.KID, "reason", r.Reason)
-	}
-	c.keys.Store(set)
-	return nil
-}
-
 // Stats are counters the host can export.
 type Stats struct {
-	Fetches      uint64    // fetch attempts (scheduled, start-up and for unknown kids)
+	Fetches      uint64    // fetch attempts (start-up, scheduled, for unknown kids, manual)
 	Failures     uint64    // attempts that failed (the last good keys were kept)
 	UnknownKID   uint64    // lookups of a kid not in the set
 	RateLimited  uint64    // of those, answered without a fetch because one ran less than MinInterval ago
@@ -291,29 +478,75 @@ type Stats struct {
 	LastSuccess  time.Time // zero if never
 	LastFailure  time.Time // zero if never
 	LastError    string    // of the last failed fetch
-	JWKSURL      string    // where keys come from (discovered or fixed), without query
+	JWKSURL      string    // where keys come from (discovered or configured), without query
 	RefreshEvery time.Duration
 	MinInterval  time.Duration
+	// ServerDate is the Date header of the last response that had one, and
+	// ClockOffset that date minus the local clock when it arrived: how far
+	// this server's clock is behind Entra's (negative: ahead), to the second.
+	ServerDate  time.Time
+	ClockOffset time.Duration
+
+	lastErr error
+}
+
+func (s *Stats) record(ev Fetch) {
+	s.Fetches++
+	if ev.Err != nil {
+		s.Failures++
+		s.LastFailure, s.LastError, s.lastErr = ev.At, ev.Err.Error(), ev.Err
+	} else {
+		s.LastSuccess = ev.At
+	}
+	if ev.URL != "" {
+		s.JWKSURL = ev.URL
+	}
+	if !ev.ServerDate.IsZero() {
+		s.ServerDate = ev.ServerDate
+		// Date has a resolution of one second: round the local time too.
+		s.ClockOffset = ev.ServerDate.Sub(ev.At.Truncate(time.Second))
+	}
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Cache) Stats() Stats {
-	s := Stats{
-		Fetches: c.fetches.Load(), Failures: c.failures.Load(), UnknownKID: c.unknownKID.Load(),
-		RateLimited: c.rateLimited.Load(), Keys: c.keys.Load().Len(),
-		RefreshEvery: c.o.RefreshEvery, MinInterval: c.o.MinInterval,
-	}
-	if t := c.lastSuccess.Load(); t != nil {
-		s.LastSuccess = *t
-	}
-	if t := c.lastFailure.Load(); t != nil {
-		s.LastFailure = *t
-	}
-	if e := c.lastError.Load(); e != nil {
-		s.LastError = *e
-	}
 	c.mu.Lock()
-	s.JWKSURL = redact(c.jwksURL)
+	s := c.stats
 	c.mu.Unlock()
+	s.UnknownKID, s.RateLimited = c.unknownKID.Load(), c.rateLimited.Load()
+	s.Keys = c.set.Load().Len()
+	s.RefreshEvery, s.MinInterval = c.src.o.RefreshEvery, c.src.o.MinInterval
+	s.lastErr = nil
 	return s
+}
+
+// Static is the key set of a single fetch: a Source with no refresh and no
+// goroutine, for a one-off diagnosis.
+type Static struct {
+	*Set
+	Fetch Fetch // what the fetch found
+	where string
+}
+
+var _ Source = (*Static)(nil)
+
+// FetchOnce fetches the key set once, bounded by ctx and o.Timeout. It fails
+// only on options that can never work; a failed fetch is in Static.Fetch.Err
+// and makes Ready fail.
+func FetchOnce(ctx context.Context, o Options) (*Static, error) {
+	src, err := newSource(o)
+	if err != nil {
+		return nil, err
+	}
+	set, ev := src.fetch(ctx, nil, TriggerStart)
+	ev.Keys = set.Len()
+	return &Static{Set: set, Fetch: ev, where: src.where()}, nil
+}
+
+// Ready returns nil when the fetch brought a usable key set.
+func (s *Static) Ready(context.Context) error {
+	if s.Set == nil {
+		return &InitError{URL: s.where, Err: s.Fetch.Err}
+	}
+	return nil
 }

@@ -7,10 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,13 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mamlogin/mamlogin/internal/clock"
 )
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 var (
 	keyOnce sync.Once
@@ -101,22 +100,28 @@ func (s *server) set(status int, body []byte) {
 
 func newCache(t *testing.T, o Options) *Cache {
 	t.Helper()
-	if o.Logger == nil {
-		o.Logger = quiet
-	}
 	c, err := New(context.Background(), o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
+// lookup resolves kid as keyfunc does, through the Storage interface.
+func lookup(ctx context.Context, s jwkset.Storage, kid string) (*rsa.PublicKey, error) {
+	j, err := s.KeyRead(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	return j.Key().(*rsa.PublicKey), nil
+}
+
 func TestPrefetchAtStart(t *testing.T) {
 	srv := newServer(t, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
 	c := newCache(t, Options{JWKSURL: srv.URL})
 	assert.EqualValues(t, 1, srv.hits.Load())
-	k, err := c.Lookup(t.Context(), "a")
+	k, err := lookup(t.Context(), c, "a")
 	require.NoError(t, err)
-	assert.True(t, k.Public.Equal(&testKey(0).PublicKey))
+	assert.True(t, k.Equal(&testKey(0).PublicKey))
 	assert.EqualValues(t, 1, srv.hits.Load(), "a cached key costs no fetch")
 	st := c.Stats()
 	assert.EqualValues(t, 1, st.Fetches)
@@ -129,8 +134,8 @@ func TestDownAtStartThenRecovers(t *testing.T) {
 	srv.set(http.StatusServiceUnavailable, []byte("down"))
 	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
 	c := newCache(t, Options{JWKSURL: srv.URL, Clock: clk})
-	_, err := c.Lookup(t.Context(), "a")
-	require.ErrorIs(t, err, ErrUnknownKID)
+	_, err := lookup(t.Context(), c, "a")
+	require.ErrorIs(t, err, jwkset.ErrKeyNotFound)
 	st := c.Stats()
 	assert.EqualValues(t, 1, st.Failures)
 	assert.Contains(t, st.LastError, "status 503")
@@ -142,7 +147,7 @@ func TestDownAtStartThenRecovers(t *testing.T) {
 	clk.Advance(time.Second)
 	<-srv.served
 	require.NoError(t, c.Refresh(t.Context())) // join or follow it: either way keys are there
-	_, err = c.Lookup(t.Context(), "a")
+	_, err = lookup(t.Context(), c, "a")
 	require.NoError(t, err)
 }
 
@@ -171,8 +176,8 @@ func TestUnknownKIDRateLimited(t *testing.T) {
 	c := newCache(t, Options{JWKSURL: srv.URL, Clock: clk, MinInterval: time.Minute})
 
 	for i := range 1000 {
-		_, err := c.Lookup(t.Context(), "random-"+string(rune('a'+i%26)))
-		require.ErrorIs(t, err, ErrUnknownKID)
+		_, err := lookup(t.Context(), c, "random-"+string(rune('a'+i%26)))
+		require.ErrorIs(t, err, jwkset.ErrKeyNotFound)
 	}
 	assert.EqualValues(t, 1, srv.hits.Load(), "within a minute of the prefetch no miss fetches")
 	assert.EqualValues(t, 1000, c.Stats().RateLimited)
@@ -180,14 +185,17 @@ func TestUnknownKIDRateLimited(t *testing.T) {
 	// Entra rotates: the new key is published.
 	srv.set(200, setJSON(jwk("a", &testKey(0).PublicKey, nil), jwk("new", &testKey(1).PublicKey, nil)))
 	clk.Advance(time.Minute)
-	k, err := c.Lookup(t.Context(), "new")
+	k, err := lookup(t.Context(), c, "new")
 	require.NoError(t, err, "the first miss after the interval fetches")
-	assert.True(t, k.Public.Equal(&testKey(1).PublicKey))
+	assert.True(t, k.Equal(&testKey(1).PublicKey))
 	assert.EqualValues(t, 2, srv.hits.Load())
 
-	_, err = c.Lookup(t.Context(), "still-unknown")
-	require.ErrorIs(t, err, ErrUnknownKID)
+	_, err = lookup(t.Context(), c, "still-unknown")
+	require.ErrorIs(t, err, jwkset.ErrKeyNotFound)
 	assert.Contains(t, err.Error(), "at most one per 1m0s")
+	var miss *MissError
+	require.ErrorAs(t, err, &miss)
+	assert.Equal(t, "still-unknown", miss.KID)
 	assert.EqualValues(t, 2, srv.hits.Load())
 }
 
@@ -213,13 +221,13 @@ func TestUnknownKIDStormSharesOneFetch(t *testing.T) {
 			if i%2 == 0 {
 				kid = "new"
 			}
-			if _, err := c.Lookup(context.Background(), kid); err == nil {
+			if _, err := lookup(context.Background(), c, kid); err == nil {
 				found.Add(1)
 			}
 		})
 	}
 	// Known keys never wait, even while the fetch hangs.
-	_, err := c.Lookup(t.Context(), "a")
+	_, err := lookup(t.Context(), c, "a")
 	require.NoError(t, err)
 	close(gate)
 	wg.Wait()
@@ -240,8 +248,8 @@ func TestMissWaitRespectsRequestContext(t *testing.T) {
 	clk.Advance(time.Minute)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := c.Lookup(ctx, "x")
-	require.ErrorIs(t, err, ErrUnknownKID)
+	_, err := lookup(ctx, c, "x")
+	require.ErrorIs(t, err, jwkset.ErrKeyNotFound)
 	require.ErrorIs(t, err, context.Canceled)
 }
 
@@ -268,7 +276,7 @@ func TestLastGoodKeysSurviveBadRefresh(t *testing.T) {
 			err := c.Refresh(t.Context())
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.reason)
-			_, err = c.Lookup(t.Context(), "a")
+			_, err = lookup(t.Context(), c, "a")
 			require.NoError(t, err, "the last good key set is kept")
 			assert.EqualValues(t, 1, c.Stats().Failures)
 		})
@@ -299,7 +307,7 @@ func TestParseFiltersKeys(t *testing.T) {
 		jwk("", pub, nil),
 		jwk("good", &testKey(1).PublicKey, nil),
 		jwk("badx5t", pub, map[string]any{"x5c": []string{"MIIB"}}),
-	))
+	), nil)
 	require.NoError(t, err)
 	assert.Equal(t, 1, set.Len())
 	k := set.Key("good")
@@ -326,7 +334,7 @@ func TestParseRealEntraKeySets(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			body, err := os.ReadFile(f)
 			require.NoError(t, err)
-			set, err := Parse(body)
+			set, err := Parse(body, nil)
 			require.NoError(t, err)
 			assert.Empty(t, set.Rejected)
 			var doc struct{ Keys []any }
@@ -363,7 +371,7 @@ func TestDiscovery(t *testing.T) {
 func TestNewNeedsOneURL(t *testing.T) {
 	_, err := New(context.Background(), Options{})
 	require.Error(t, err)
-	_, err = New(context.Background(), Options{JWKSURL: "a", DiscoveryURL: "b"})
+	_, err = New(context.Background(), Options{JWKSURL: "https://a/keys", DiscoveryURL: "https://b/d"})
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "exactly one"))
 }
@@ -374,7 +382,7 @@ func TestParseRealDiscoveryDocuments(t *testing.T) {
 	body, err := os.ReadFile(dir + "tenant_v2.0_openid-configuration_2022-02-23_nock-recording_tenant-zeroed.json")
 	require.NoError(t, err)
 	const zero = "00000000-0000-0000-0000-000000000000"
-	d, err := ParseDiscovery(body, "https://login.microsoftonline.com/"+zero+"/v2.0/.well-known/openid-configuration", "https://login.microsoftonline.com/"+zero+"/v2.0")
+	d, err := ParseDiscovery(body, mustURL("https://login.microsoftonline.com/"+zero+"/v2.0/.well-known/openid-configuration"), "https://login.microsoftonline.com/"+zero+"/v2.0")
 	require.NoError(t, err)
 	assert.Equal(t, "https://login.microsoftonline.com/"+zero+"/discovery/v2.0/keys", d.JWKSURI)
 	assert.Equal(t, "microsoftonline.com", d.CloudInstanceName)
@@ -382,6 +390,14 @@ func TestParseRealDiscoveryDocuments(t *testing.T) {
 	// The common endpoint's issuer is a template: it is no tenant's document.
 	common, err := os.ReadFile(dir + "panva-wellknown_entra-common_v2.0_openid-configuration_2024-10-26_e24bb39c.json")
 	require.NoError(t, err)
-	_, err = ParseDiscovery(common, "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration", "https://login.microsoftonline.com/"+zero+"/v2.0")
+	_, err = ParseDiscovery(common, mustURL("https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"), "https://login.microsoftonline.com/"+zero+"/v2.0")
 	require.ErrorContains(t, err, "{tenantid}")
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }

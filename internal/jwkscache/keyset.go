@@ -1,0 +1,337 @@
+package jwkscache
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/MicahParks/jwkset"
+
+	"github.com/mamlogin/mamlogin/internal/strictjson"
+)
+
+// Bounds on what a key set may hold. Entra serves well under ten keys.
+const (
+	MaxKeys    = 100
+	MaxKIDLen  = 256
+	MinRSABits = 2048
+	MaxRSABits = 8192 // bounds the cost of one verify
+)
+
+// Key is one usable signing key of the tenant's key set.
+type Key struct {
+	ID     string
+	Public *rsa.PublicKey
+	// Issuer is Entra's non-standard "issuer" member, possibly with the
+	// placeholder {tenantid}; "" when the key has none.
+	Issuer string
+	// Cloud is Entra's "cloud_instance_name" member; "" when absent.
+	Cloud string
+
+	jwk jwkset.JWK // what keyfunc reads; its Key() is Public
+}
+
+// Rejected is a key of the document that is not used, and why.
+type Rejected struct {
+	KID    string // clipped; "" when the key had none
+	Reason string
+}
+
+// Set is an immutable parsed key set. It is a read-only jwkset.Storage, so
+// that keyfunc can resolve kids over it (Diagnose's one-shot source is a Set).
+type Set struct {
+	byKID    map[string]*Key
+	order    []*Key     // document order
+	Rejected []Rejected // keys of the document that are not used
+}
+
+var _ jwkset.Storage = (*Set)(nil)
+
+// Key returns the key with kid, or nil.
+func (s *Set) Key(kid string) *Key {
+	if s == nil {
+		return nil
+	}
+	return s.byKID[kid]
+}
+
+// Len is the number of usable keys.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.byKID)
+}
+
+// KIDs lists the usable key IDs in document order.
+func (s *Set) KIDs() []string {
+	if s == nil {
+		return nil
+	}
+	out := make([]string, len(s.order))
+	for i, k := range s.order {
+		out[i] = k.ID
+	}
+	return out
+}
+
+// Parse reads a JWKS document as strictly as a token: one JSON object with
+// exactly one "keys" array, member names exactly as RFC 7517 spells them, no
+// member twice. A key is used only when it is an RSA key for signatures (use
+// "sig" or absent; key_ops, if present, including "verify"; alg RS256 or
+// absent) of 2048 to 8192 bits with an odd exponent, with a kid, and, where
+// it carries x5c, whose first certificate holds the same public key and whose
+// x5t (beside x5c) is that certificate's thumbprint (jwkset checks both). Other
+// keys are listed in Set.Rejected. Past MaxKeys usable keys the rest are
+// rejected too. A document that is not a key set, or holds no usable key, is
+// an error. prev, when not nil, is the set held now: a key that is unchanged
+// is carried over as the same *Key, so that a refresh never invalidates a key
+// a validation in flight has resolved.
+func Parse(body []byte, prev *Set) (*Set, error) {
+	var keys strictjson.Value
+	err := strictjson.Each(string(body), func(name string, v strictjson.Value) error {
+		if name == "keys" {
+			keys = v
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("not a JWKS document: %w", err)
+	}
+	if keys.Kind != strictjson.Array {
+		return nil, errors.New(`not a JWKS document: no "keys" array`)
+	}
+	s := &Set{byKID: map[string]*Key{}}
+	i := 0
+	_ = strictjson.Elements(keys.Raw, func(v strictjson.Value) error {
+		k, err := parseKey(v)
+		switch {
+		case err != nil:
+			s.Rejected = append(s.Rejected, Rejected{KID: k.ID, Reason: fmt.Sprintf("key %d: %v", i, err)})
+		case s.byKID[k.ID] != nil:
+			s.Rejected = append(s.Rejected, Rejected{KID: k.ID, Reason: fmt.Sprintf("key %d: kid repeats an earlier key; the first is used", i)})
+		case len(s.order) == MaxKeys:
+			s.Rejected = append(s.Rejected, Rejected{KID: k.ID, Reason: fmt.Sprintf("key %d: the set already holds %d usable keys, the most kept", i, MaxKeys)})
+		default:
+			if old := prev.Key(k.ID); old != nil && old.same(k) {
+				k = old
+			}
+			s.byKID[k.ID] = k
+			s.order = append(s.order, k)
+		}
+		i++
+		return nil
+	})
+	if len(s.order) == 0 {
+		return s, fmt.Errorf("key set has no usable RSA signing key (%d keys, all rejected)", i)
+	}
+	return s, nil
+}
+
+func (k *Key) same(o *Key) bool {
+	return k.ID == o.ID && k.Issuer == o.Issuer && k.Cloud == o.Cloud && k.Public.Equal(o.Public)
+}
+
+// member is what one JWK says, read with exact names.
+type member struct {
+	kty, use, alg, kid, n, e, x5t, x5tS256, issuer, cloud string
+	keyOps, x5c                                           []string
+	hasKeyOps                                             bool
+}
+
+// parseKey returns the usable key, or an error and a partial key carrying
+// what kid could be read.
+func parseKey(v strictjson.Value) (*Key, error) {
+	part := &Key{}
+	if v.Kind != strictjson.Object {
+		return part, fmt.Errorf("is %s, not a JWK object", v.Kind)
+	}
+	var m member
+	err := strictjson.Each(v.Raw, func(name string, v strictjson.Value) error {
+		var dst *string
+		switch name {
+		case "kty":
+			dst = &m.kty
+		case "use":
+			dst = &m.use
+		case "alg":
+			dst = &m.alg
+		case "kid":
+			dst = &m.kid
+		case "n":
+			dst = &m.n
+		case "e":
+			dst = &m.e
+		case "x5t":
+			dst = &m.x5t
+		case "x5t#S256":
+			dst = &m.x5tS256
+		case "issuer":
+			dst = &m.issuer
+		case "cloud_instance_name":
+			dst = &m.cloud
+		case "key_ops":
+			m.hasKeyOps = true
+			return stringArray(name, v, &m.keyOps)
+		case "x5c":
+			return stringArray(name, v, &m.x5c)
+		default:
+			return nil // members this package does not read (x5u is never followed)
+		}
+		s, ok := v.Str()
+		if !ok {
+			return fmt.Errorf("%s is %s, not a string", name, v.Kind)
+		}
+		*dst = s
+		return nil
+	})
+	part.ID = clipKID(m.kid)
+	if err != nil {
+		return part, err
+	}
+	switch {
+	case m.kid == "":
+		return part, errors.New("no kid")
+	case len(m.kid) > MaxKIDLen:
+		return part, fmt.Errorf("kid longer than %d bytes", MaxKIDLen)
+	case m.kty != "RSA":
+		return part, fmt.Errorf("kty %q is not RSA", m.kty)
+	case m.use != "" && m.use != "sig":
+		return part, fmt.Errorf("use %q is not sig", m.use)
+	case m.hasKeyOps && !slices.Contains(m.keyOps, "verify"):
+		return part, fmt.Errorf("key_ops %q does not include verify", m.keyOps)
+	case m.alg != "" && m.alg != "RS256":
+		return part, fmt.Errorf("alg %q is not RS256", m.alg)
+	}
+	// jwkset decodes n and e and checks x5c and x5t against them. It is
+	// handed only what was read above, never the raw JSON, so that its
+	// case-insensitive decoding cannot read a member differently.
+	jwk, err := jwkset.NewJWKFromMarshal(jwkset.JWKMarshal{
+		KTY: jwkset.KtyRSA, USE: jwkset.USE(m.use), ALG: jwkset.ALG(m.alg), KID: m.kid,
+		N: m.n, E: m.e, X5C: m.x5c, X5T: m.x5t, X5TS256: m.x5tS256,
+		KEYOPS: keyOps(m.keyOps),
+	}, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{SkipMetadata: true, SkipKeyOps: true})
+	if err != nil {
+		return part, err
+	}
+	pub, ok := jwk.Key().(*rsa.PublicKey)
+	if !ok {
+		return part, fmt.Errorf("not an RSA public key (%T)", jwk.Key())
+	}
+	switch bits := pub.N.BitLen(); {
+	case bits < MinRSABits || bits > MaxRSABits:
+		return part, fmt.Errorf("RSA modulus of %d bits is outside %d to %d: it can never verify here", bits, MinRSABits, MaxRSABits)
+	case pub.E < 3 || pub.E%2 == 0:
+		return part, fmt.Errorf("RSA exponent %d is not an odd number of at least 3: it can never verify", pub.E)
+	}
+	return &Key{ID: m.kid, Public: pub, Issuer: m.issuer, Cloud: m.cloud, jwk: jwk}, nil
+}
+
+func stringArray(name string, v strictjson.Value, dst *[]string) error {
+	if v.Kind != strictjson.Array {
+		return fmt.Errorf("%s is %s, not an array", name, v.Kind)
+	}
+	return strictjson.Elements(v.Raw, func(e strictjson.Value) error {
+		s, ok := e.Str()
+		if !ok {
+			return fmt.Errorf("%s holds %s, not a string", name, e.Kind)
+		}
+		*dst = append(*dst, s)
+		return nil
+	})
+}
+
+func keyOps(ops []string) []jwkset.KEYOPS {
+	out := make([]jwkset.KEYOPS, len(ops))
+	for i, o := range ops {
+		out[i] = jwkset.KEYOPS(o)
+	}
+	return out
+}
+
+func clipKID(kid string) string {
+	if len(kid) > 64 {
+		return kid[:64] + "..."
+	}
+	return kid
+}
+
+// The read-only jwkset.Storage of a Set. Keys come from Entra only: writes
+// are refused.
+
+// ErrReadOnly is returned by the Storage methods that would change a key set.
+var ErrReadOnly = errors.New("jwkscache: the key set is read-only: keys come only from the tenant's key set")
+
+// KeyRead returns the key with kid, or an error wrapping jwkset.ErrKeyNotFound.
+func (s *Set) KeyRead(_ context.Context, kid string) (jwkset.JWK, error) {
+	if k := s.Key(kid); k != nil {
+		return k.jwk, nil
+	}
+	return jwkset.JWK{}, &MissError{KID: kid, Keys: s.Len()}
+}
+
+// KeyReadAll returns the usable keys in document order.
+func (s *Set) KeyReadAll(context.Context) ([]jwkset.JWK, error) {
+	if s == nil {
+		return nil, nil
+	}
+	out := make([]jwkset.JWK, len(s.order))
+	for i, k := range s.order {
+		out[i] = k.jwk
+	}
+	return out, nil
+}
+
+func (s *Set) KeyDelete(context.Context, string) (bool, error)   { return false, ErrReadOnly }
+func (s *Set) KeyReplaceAll(context.Context, []jwkset.JWK) error { return ErrReadOnly }
+func (s *Set) KeyWrite(context.Context, jwkset.JWK) error        { return ErrReadOnly }
+
+// JSON is the usable keys as a JWKS document (public material only).
+func (s *Set) JSON(ctx context.Context) (json.RawMessage, error) { return s.JSONPublic(ctx) }
+func (s *Set) JSONPublic(ctx context.Context) (json.RawMessage, error) {
+	return s.JSONWithOptions(ctx, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+}
+func (s *Set) JSONPrivate(ctx context.Context) (json.RawMessage, error) { return s.JSONPublic(ctx) }
+func (s *Set) JSONWithOptions(ctx context.Context, mo jwkset.JWKMarshalOptions, vo jwkset.JWKValidateOptions) (json.RawMessage, error) {
+	m, err := s.MarshalWithOptions(ctx, mo, vo)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+func (s *Set) Marshal(ctx context.Context) (jwkset.JWKSMarshal, error) {
+	return s.MarshalWithOptions(ctx, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+}
+
+// MarshalWithOptions never includes private material: a key set from Entra
+// has none, and this storage will not be the place that leaks one.
+func (s *Set) MarshalWithOptions(ctx context.Context, _ jwkset.JWKMarshalOptions, _ jwkset.JWKValidateOptions) (jwkset.JWKSMarshal, error) {
+	jwks, _ := s.KeyReadAll(ctx)
+	out := jwkset.JWKSMarshal{Keys: make([]jwkset.JWKMarshal, len(jwks))}
+	for i, j := range jwks {
+		out.Keys[i] = j.Marshal()
+	}
+	return out, nil
+}
+
+// MissError says that a kid is not in the key set, and what was done about
+// it. It wraps jwkset.ErrKeyNotFound.
+type MissError struct {
+	KID    string
+	Keys   int    // usable keys held
+	Detail string // "" or what the refresh attempt found
+	Err    error  // why the refresh did not help: its failure, or the request's context; may be nil
+}
+
+func (e *MissError) Error() string {
+	msg := fmt.Sprintf("kid %q is not in the key set (%d keys)", clipKID(e.KID), e.Keys)
+	if e.Detail != "" {
+		msg += "; " + e.Detail
+	}
+	return msg
+}
+
+func (e *MissError) Unwrap() []error { return []error{jwkset.ErrKeyNotFound, e.Err} }

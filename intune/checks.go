@@ -1,0 +1,440 @@
+package intune
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+
+	"github.com/mamlogin/mamlogin/internal/jwkscache"
+)
+
+// The names of the checks, in the order they run: Validate stops at the
+// first that fails, Diagnose runs them all and reports each. The order is
+// written once, in steps below.
+const (
+	CheckConfig    = "config"     // the configuration is complete and well formed
+	CheckKeySet    = "keyset"     // the tenant's key set has been fetched
+	CheckFormat    = "format"     // a compact JWS within bounds, its header strict JSON
+	CheckAlgorithm = "algorithm"  // alg is RS256
+	CheckKey       = "key"        // kid names a key of the tenant's key set
+	CheckSignature = "signature"  // the RS256 signature verifies with that key
+	CheckExpiry    = "expiry"     // exp present and not past
+	CheckNotBefore = "not_before" // nbf and iat not in the future
+	CheckTenant    = "tenant"     // tid is the configured tenant
+	CheckVersion   = "version"    // a v2 token
+	CheckIssuer    = "issuer"     // iss is the tenant's v2 issuer, and the key is bound to it
+	CheckAudience  = "audience"   // aud is the server API app
+	CheckScope     = "scope"      // scp holds login.mattermost
+	CheckClient    = "client"     // azp is an allowed mobile app, when a list is configured
+	CheckObjectID  = "object_id"  // oid present and a GUID
+)
+
+// need is what a step needs from the steps before it.
+type need uint8
+
+const (
+	needNothing need = iota
+	needConfig       // a usable configuration (a key source exists)
+	needKeys         // a usable key set (the keyset step passed)
+	needToken        // a parsed token
+	needKey          // the token's key
+	needClaims       // the token's claims
+)
+
+// step is one check of the pipeline.
+type step struct {
+	name  string
+	needs need
+	// run returns nil when the check passes, else the catalog error with
+	// the reason.
+	run func(v *verifier, a *attempt) *AppError
+	// pass says, in one sentence, what a passing check found (Diagnose).
+	pass func(v *verifier, a *attempt) string
+}
+
+// steps is the contract's order of checks.
+var steps = [...]step{
+	{CheckConfig, needNothing, (*verifier).checkConfig, (*verifier).passConfig},
+	{CheckKeySet, needConfig, (*verifier).checkKeySet, (*verifier).passKeySet},
+	{CheckFormat, needNothing, (*verifier).checkFormat, passFormat},
+	{CheckAlgorithm, needToken, (*verifier).checkAlgorithm, func(*verifier, *attempt) string { return "alg RS256" }},
+	{CheckKey, needKeys, (*verifier).checkKey, func(_ *verifier, a *attempt) string {
+		return fmt.Sprintf("kid %q is in the tenant's key set", a.tok.kid)
+	}},
+	{CheckSignature, needKey, (*verifier).checkSignature, func(_ *verifier, a *attempt) string {
+		return "RS256 signature verifies with key " + a.tok.kid
+	}},
+	{CheckExpiry, needClaims, (*verifier).checkExpiry, func(_ *verifier, a *attempt) string {
+		return fmt.Sprintf("expires %s (in %s)", a.claims.ExpiresAt.UTC().Format(time.RFC3339), a.claims.ExpiresAt.Sub(a.now).Round(time.Second))
+	}},
+	{CheckNotBefore, needClaims, (*verifier).checkNotBefore, func(_ *verifier, a *attempt) string {
+		if a.claims.NotBefore.IsZero() {
+			return "no nbf"
+		}
+		return "valid since " + a.claims.NotBefore.UTC().Format(time.RFC3339)
+	}},
+	{CheckTenant, needClaims, (*verifier).checkTenant, func(_ *verifier, a *attempt) string { return "tid " + a.claims.TenantID }},
+	{CheckVersion, needClaims, (*verifier).checkVersion, func(_ *verifier, a *attempt) string {
+		return fmt.Sprintf("ver %q (v2 token)", a.claims.Version)
+	}},
+	{CheckIssuer, needClaims, (*verifier).checkIssuer, func(_ *verifier, a *attempt) string { return "iss " + a.claims.Issuer }},
+	{CheckAudience, needClaims, (*verifier).checkAudience, func(_ *verifier, a *attempt) string { return "aud " + a.claims.Audience }},
+	{CheckScope, needClaims, (*verifier).checkScope, func(_ *verifier, a *attempt) string { return fmt.Sprintf("scp %q", a.claims.scp) }},
+	{CheckClient, needClaims, (*verifier).checkClient, (*verifier).passClient},
+	{CheckObjectID, needClaims, (*verifier).checkObjectID, func(_ *verifier, a *attempt) string { return "oid " + a.claims.ObjectID }},
+}
+
+// verifier holds what a token is checked against: the expected values
+// derived from one Config, and the key source keyfunc resolves kids over.
+// A Validator is a verifier over the refreshing key cache; Diagnose builds
+// one over the key set of a single fetch.
+type verifier struct {
+	cfg       Config
+	configErr *AppError // why cfg cannot be used; nil for a Validator
+	tenant    string    // lower case
+	client    string    // lower case
+	issuer    string
+	cloud     string
+	allowAZP  []string
+	now       func() time.Time
+	keys      jwkscache.Source
+	keyfunc   keyfunc.Keyfunc
+}
+
+// attempt is one token going through the steps.
+type attempt struct {
+	ctx      context.Context
+	raw      string
+	now      time.Time
+	tok      *token
+	key      *rsa.PublicKey
+	claims   *Claims
+	verified bool // the signature verified: the claims are Entra's words
+	noKey    bool // the key set holds no key for the token's kid
+}
+
+// clockSkew is how far behind Entra's clock this server's may be before a
+// fresh token fails: Entra sets nbf = iat = the moment of issue, and go-oidc
+// and Microsoft's own validator allow 5 minutes.
+const clockSkew = 5 * time.Minute
+
+func (v *verifier) checkConfig(*attempt) *AppError { return v.configErr }
+
+func (v *verifier) passConfig(*attempt) string {
+	s := fmt.Sprintf("tenant %s, client %s, authority %s, scope %s", v.tenant, v.client, v.cfg.authority(), v.cfg.Scope())
+	if !v.cfg.Enable {
+		s += "; note: Enable is false, so sign-in answers " + ErrNotConfigured.ID
+	}
+	return s
+}
+
+func (v *verifier) checkKeySet(a *attempt) *AppError {
+	if err := v.keys.Ready(a.ctx); err != nil {
+		return ErrJWKSInit.because("%v", err)
+	}
+	return nil
+}
+
+func (v *verifier) passKeySet(*attempt) string {
+	ks, _ := v.keys.KeyReadAll(context.Background())
+	s := fmt.Sprintf("%d usable keys", len(ks))
+	if st, ok := v.keys.(*jwkscache.Static); ok {
+		s += " from " + st.Fetch.URL
+		if len(st.Fetch.Skipped) > 0 {
+			s += fmt.Sprintf(" (%d skipped: %v)", len(st.Fetch.Skipped), st.Fetch.Skipped)
+		}
+	}
+	return s
+}
+
+func (v *verifier) checkFormat(a *attempt) *AppError {
+	t, e := parseToken(a.raw)
+	a.tok = t
+	return e
+}
+
+func passFormat(_ *verifier, a *attempt) string {
+	s := fmt.Sprintf("compact JWS, header alg %q, kid %q", a.tok.alg, a.tok.kid)
+	if len(a.tok.ignored) > 0 {
+		s += fmt.Sprintf("; ignored header members %v (keys come only from the tenant's key set)", a.tok.ignored)
+	}
+	return s
+}
+
+// checkAlgorithm pins the algorithm: whatever else the header says, only
+// RSASSA-PKCS1-v1_5 with SHA-256 is ever computed.
+func (v *verifier) checkAlgorithm(a *attempt) *AppError {
+	if a.tok.alg != "RS256" {
+		return ErrInvalidToken.because("alg is %q, only RS256 is accepted", a.tok.alg)
+	}
+	return nil
+}
+
+// checkKey resolves the token's kid through keyfunc, over the key source.
+// The kid is bounded first, so that an absurd one never reaches the cache.
+func (v *verifier) checkKey(a *attempt) *AppError {
+	kid := a.tok.kid
+	switch {
+	case kid == "":
+		return ErrInvalidToken.because("header has no kid")
+	case len(kid) > jwkscache.MaxKIDLen:
+		return ErrInvalidToken.because("kid is %d bytes long; Entra kids are about 27", len(kid))
+	}
+	for i := 0; i < len(kid); i++ {
+		if c := kid[i]; c < 0x21 || c > 0x7e {
+			return ErrInvalidToken.because("kid has a byte 0x%02x outside printable ASCII", c)
+		}
+	}
+	a.tok.keyHeader()
+	key, err := v.keyfunc.KeyfuncCtx(a.ctx)(&a.tok.Token)
+	if err != nil {
+		a.noKey = true
+		return ErrInvalidToken.because("%s", v.missReason(err))
+	}
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok { // the key set holds RSA keys only; fail closed all the same
+		return ErrInvalidToken.because("key %q is a %T, not an RSA key", kid, key)
+	}
+	a.key = pub
+	return nil
+}
+
+// missReason says why keyfunc found no key, with the hint that fits.
+func (v *verifier) missReason(err error) string {
+	var miss *jwkscache.MissError
+	if !errors.As(err, &miss) {
+		return fmt.Sprintf("key resolution failed: %v", err)
+	}
+	hint := "If the server API app has a claims-mapping policy it signs with its own keys, listed only at the discovery URL with ?appid=<ClientID> (this validator uses it unless JWKSURL is set); a token for another tenant or cloud names keys of that tenant"
+	if strings.Contains(miss.Detail, "failed") {
+		hint = "The key set could not be refreshed: check that this server reaches the Entra authority (proxy, firewall, DNS); the keys held are kept meanwhile"
+	}
+	return miss.Error() + ". " + hint
+}
+
+// checkSignature verifies RS256 with the resolved key, through golang-jwt.
+func (v *verifier) checkSignature(a *attempt) *AppError {
+	sig, err := b64.DecodeString(a.tok.sig64)
+	if err != nil {
+		return ErrInvalidToken.because("signature: %s", badByte(a.tok.Raw, err))
+	}
+	a.tok.Signature = sig
+	if want := a.key.Size(); len(a.tok.Signature) != want {
+		return ErrInvalidToken.because("signature is %d bytes, key %q needs %d", len(a.tok.Signature), a.tok.kid, want)
+	}
+	if err := a.tok.Method.Verify(a.tok.signingInput, a.tok.Signature, a.key); err != nil {
+		return ErrInvalidToken.because("signature does not verify with key %q: %v", a.tok.kid, err)
+	}
+	a.verified = true
+	return nil
+}
+
+func (v *verifier) checkExpiry(a *attempt) *AppError {
+	c := a.claims
+	if p, ok := c.bad["exp"]; ok {
+		return ErrInvalidToken.because("%s", p)
+	}
+	if c.ExpiresAt.IsZero() {
+		return ErrTokenExpired.because("token has no exp claim")
+	}
+	if !a.now.Before(c.ExpiresAt.Add(v.cfg.Leeway)) {
+		return ErrTokenExpired.because("token expired at %s, %s ago (leeway %s, server time %s)",
+			c.ExpiresAt.UTC().Format(time.RFC3339), a.now.Sub(c.ExpiresAt).Round(time.Second), v.cfg.Leeway, a.now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkNotBefore allows this server's clock to be clockSkew (plus Leeway)
+// behind Entra's: a fresh token's nbf and iat are the moment of issue.
+func (v *verifier) checkNotBefore(a *attempt) *AppError {
+	c := a.claims
+	for _, claim := range [...]string{"nbf", "iat"} {
+		if p, ok := c.bad[claim]; ok {
+			return ErrInvalidToken.because("%s", p)
+		}
+	}
+	allowed := a.now.Add(clockSkew + v.cfg.Leeway)
+	for _, t := range [...]struct {
+		claim string
+		at    time.Time
+	}{{"nbf", c.NotBefore}, {"iat", c.IssuedAt}} {
+		if !t.at.IsZero() && allowed.Before(t.at) {
+			return ErrInvalidToken.because("token %s is %s, %s ahead of this server's clock (allowed %s): check the server's clock (NTP)",
+				t.claim, t.at.UTC().Format(time.RFC3339), t.at.Sub(a.now).Round(time.Second), clockSkew+v.cfg.Leeway)
+		}
+	}
+	return nil
+}
+
+func (v *verifier) checkTenant(a *attempt) *AppError {
+	c := a.claims
+	if p, ok := c.bad["tid"]; ok {
+		return ErrInvalidToken.because("%s", p)
+	}
+	if c.TenantID == "" {
+		return ErrMissingClaims.because("token has no tid claim")
+	}
+	if c.TenantID != v.tenant {
+		return ErrInvalidTenant.because("tid is %q, expected the configured Tenant ID %q", c.TenantID, v.tenant)
+	}
+	return nil
+}
+
+const v1Fix = "set accessTokenAcceptedVersion = 2 in the server API app's manifest (api.requestedAccessTokenVersion = 2 in the newer manifest format), then sign in again on the device"
+
+func (v *verifier) checkVersion(a *attempt) *AppError {
+	c := a.claims
+	if c.Version == "1.0" || strings.HasPrefix(c.Issuer, "https://sts.windows.net/") {
+		return ErrExtractAuthData.because("token is a v1 access token (ver %q, iss %q); %s", c.Version, c.Issuer, v1Fix)
+	}
+	if p, ok := c.bad["ver"]; ok {
+		return ErrInvalidToken.because("%s", p)
+	}
+	if c.Version != "" && c.Version != "2.0" {
+		return ErrInvalidToken.because("ver is %q, expected \"2.0\"", c.Version)
+	}
+	return nil
+}
+
+// checkIssuer compares iss, then binds the signing key to it as Microsoft's
+// own validator does: a key's issuer (with {tenantid} replaced by tid), where
+// present, must be iss, and its cloud, where present, the configured cloud's.
+func (v *verifier) checkIssuer(a *attempt) *AppError {
+	c := a.claims
+	if p, ok := c.bad["iss"]; ok {
+		return ErrInvalidToken.because("%s", p)
+	}
+	if c.Issuer != v.issuer {
+		return ErrInvalidToken.because("iss is %q, expected %q", c.Issuer, v.issuer)
+	}
+	if a.key == nil { // Diagnose, when the key could not be resolved
+		return nil
+	}
+	kid := a.tok.kid
+	issuer, cloud, ok := v.keys.Binding(kid, a.key)
+	if !ok {
+		return ErrInvalidToken.because("signing key %q left the key set while the token was checked; the next attempt uses the new set", kid)
+	}
+	if issuer != "" {
+		if bound := strings.ReplaceAll(issuer, "{tenantid}", c.TenantID); bound != c.Issuer {
+			return ErrInvalidToken.because("signing key %q is bound to issuer %q, the token's iss is %q: that key never signs for this tenant", kid, bound, c.Issuer)
+		}
+	}
+	if cloud != "" && v.cloud != "" && cloud != v.cloud {
+		return ErrInvalidToken.because("signing key %q belongs to cloud %q, the configured authority is %q (%s)", kid, cloud, v.cfg.authority(), v.cloud)
+	}
+	return nil
+}
+
+// graphAppID is Microsoft Graph: a token for it means the app asked MSAL for
+// a Graph scope instead of IntuneScope.
+const graphAppID = "00000003-0000-0000-c000-000000000000"
+
+func (v *verifier) checkAudience(a *attempt) *AppError {
+	c := a.claims
+	if p, ok := c.bad["aud"]; ok {
+		return ErrInvalidToken.because("%s", p)
+	}
+	if c.Audience == v.client || c.Audience == "api://"+v.client {
+		return nil
+	}
+	hint := "check ClientID: it must be the server API app that exposes login.mattermost"
+	if c.Audience == graphAppID || c.Audience == "https://graph.microsoft.com" {
+		hint = "the token is for Microsoft Graph: the app requested the wrong scope (it must request " + v.cfg.Scope() + ")"
+	}
+	return ErrInvalidToken.because("aud is %q, expected %q or %q; %s", c.Audience, v.client, "api://"+v.client, hint)
+}
+
+func (v *verifier) checkScope(a *attempt) *AppError {
+	c := a.claims
+	if p, ok := c.bad["scp"]; ok {
+		return ErrInvalidToken.because("%s", p)
+	}
+	if slices.Contains(c.Scopes, scopeName) {
+		return nil
+	}
+	if !c.hasScp && c.hasRoles {
+		return ErrInvalidToken.because("token has roles and no scp: it is an app-only token, not a user's delegated token")
+	}
+	return ErrInvalidToken.because("scp is %q, it must contain %q: expose the scope on the server API app, pre-authorize the mobile app and grant admin consent", c.scp, scopeName)
+}
+
+func (v *verifier) checkClient(a *attempt) *AppError {
+	if len(v.allowAZP) == 0 {
+		return nil
+	}
+	c := a.claims
+	if p, ok := c.bad["azp"]; ok {
+		return ErrInvalidToken.because("%s", p)
+	}
+	if !slices.Contains(v.allowAZP, c.AuthorizedParty) {
+		return ErrInvalidToken.because("azp is %q, not one of the allowed mobile client IDs %v", c.AuthorizedParty, v.allowAZP)
+	}
+	return nil
+}
+
+func (v *verifier) passClient(a *attempt) string {
+	if len(v.allowAZP) == 0 {
+		return fmt.Sprintf("azp %q (no allow-list configured)", a.claims.AuthorizedParty)
+	}
+	return fmt.Sprintf("azp %q is allowed", a.claims.AuthorizedParty)
+}
+
+func (v *verifier) checkObjectID(a *attempt) *AppError {
+	c := a.claims
+	if p, ok := c.bad["oid"]; ok {
+		return ErrExtractAuthData.because("%s", p)
+	}
+	if c.ObjectID == "" {
+		return ErrMissingClaims.because("token has no oid claim (or it is empty); v2 tokens for users always carry one")
+	}
+	if !isCanonicalGUID(c.ObjectID) {
+		return ErrExtractAuthData.because("oid %q is not a lower-case GUID, so it cannot be mapped to objectId", c.ObjectID)
+	}
+	return nil
+}
+
+// validate walks the steps and stops at the first failure: the request path.
+// The payload is decoded only when the first claims step is reached, that
+// is after the signature verified.
+func (v *verifier) validate(ctx context.Context, raw string) (*Claims, *AppError) {
+	a := attempt{ctx: ctx, raw: raw}
+	for i := range steps {
+		s := &steps[i]
+		if s.needs == needClaims && a.claims == nil {
+			c, e := decodeClaims(a.tok.payload64)
+			if e != nil {
+				e.Facts = TokenFacts{KeyID: a.tok.kid}
+				return nil, e
+			}
+			a.claims, a.now = c, v.now()
+		}
+		if e := s.run(v, &a); e != nil {
+			e.Facts = a.facts()
+			return nil, e
+		}
+	}
+	return a.claims, nil
+}
+
+// facts is what may be logged of an attempt that failed. Claims are facts
+// only once the signature verified. A token whose signature failed says
+// nothing but its kid; one whose key was not found is read, unverified and
+// clipped, for the tenant and app it was meant for.
+func (a *attempt) facts() TokenFacts {
+	switch {
+	case a.verified:
+		return a.claims.facts(a.tok.kid)
+	case a.tok == nil:
+		return TokenFacts{}
+	case a.noKey:
+		return unverifiedFacts(a.tok)
+	}
+	return TokenFacts{KeyID: clipFact(a.tok.kid)}
+}

@@ -1,0 +1,145 @@
+package intune
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"unsafe"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/mamlogin/mamlogin/internal/strictjson"
+)
+
+// MaxTokenBytes bounds the access token. Real Entra access tokens are 1.5 to
+// 4 KB; a user in very many groups gets an overage claim, not a longer token.
+const MaxTokenBytes = 16 << 10
+
+// b64 is the only encoding JWS allows: base64url, no padding, and (Strict)
+// no stray bits in the last character.
+var b64 = base64.RawURLEncoding.Strict()
+
+// jwsByte marks the bytes a compact JWS may contain.
+var jwsByte = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_." {
+		t[c] = true
+	}
+	return t
+}()
+
+// token is a compact JWS split and its header decoded; nothing in
+// it is verified yet. The embedded jwt.Token is what keyfunc resolves a key
+// for: its Header holds only alg and kid, so that no header-supplied key or
+// URL (jku, x5u, jwk, x5c) can ever reach key resolution.
+type token struct {
+	jwt.Token
+	signingInput string // header.payload, what the signature covers
+	payload64    string
+	sig64        string
+	alg, kid     string
+	ignored      []string // header members that name keys or URLs: never used
+}
+
+// decoded returns a string over b without copying. b must be a buffer this
+// package allocated and never writes again: the decoded header and payload.
+// Claims then alias the payload instead of allocating a string each.
+func decoded(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// parseToken splits a compact JWS and decodes its header (check "format"). Every failure is invalid_token.
+func parseToken(raw string) (*token, *AppError) {
+	if len(raw) > MaxTokenBytes {
+		return nil, ErrInvalidToken.because("token is %d bytes, over the %d-byte bound", len(raw), MaxTokenBytes)
+	}
+	if raw == "" {
+		return nil, ErrInvalidToken.because("token is empty")
+	}
+	// Go's base64 decoders skip \r and \n even in strict mode, which would
+	// make "token\n" verify as "token". Every other byte outside base64url
+	// and '.' fails the decoding of its part (see badByte).
+	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
+		return nil, ErrInvalidToken.because("%s", badByte(raw, nil))
+	}
+	h64, rest, _ := strings.Cut(raw, ".")
+	p64, s64, _ := strings.Cut(rest, ".")
+	if n := strings.Count(raw, ".") + 1; n != 3 {
+		return nil, ErrInvalidToken.because("token has %d dot-separated parts, a compact JWS has 3 (a JWE has 5; check that the app sends the access token, not an ID token or a bearer header)", n)
+	}
+	if h64 == "" || p64 == "" || s64 == "" {
+		return nil, ErrInvalidToken.because("token has an empty part (an unsigned token has no signature)")
+	}
+	hdr, err := b64.DecodeString(h64)
+	if err != nil {
+		return nil, ErrInvalidToken.because("header: %s", badByte(raw, err))
+	}
+	t := &token{signingInput: raw[:len(h64)+1+len(p64)], payload64: p64, sig64: s64}
+	t.Raw, t.Method = raw, jwt.SigningMethodRS256
+	crit := false
+	err = strictjson.Each(decoded(hdr), func(name string, v strictjson.Value) error {
+		var dst *string
+		switch name {
+		case "alg":
+			dst = &t.alg
+		case "kid":
+			dst = &t.kid
+		case "crit":
+			crit = true
+			return nil
+		case "jku", "x5u", "jwk", "x5c":
+			t.ignored = append(t.ignored, name)
+			return nil
+		default:
+			return nil
+		}
+		s, ok := v.Str()
+		if !ok {
+			return fmt.Errorf("header %q is %s, not a string", name, v.Kind)
+		}
+		*dst = s
+		return nil
+	})
+	if err != nil {
+		return nil, ErrInvalidToken.because("header: %v", err)
+	}
+	if crit {
+		// RFC 7515 4.1.11: a recipient that does not understand a critical
+		// extension must reject the token. This package understands none.
+		return nil, ErrInvalidToken.because("header has crit: critical extensions are not supported")
+	}
+	return t, nil
+}
+
+// badByte explains a part that failed to decode: the first byte of the token
+// outside the JWS alphabet, with what it usually means, or else the
+// decoder's error. It runs only on failure: a byte-by-byte scan of a 16 KB
+// token costs more than decoding it.
+func badByte(raw string, err error) string {
+	for i := 0; i < len(raw); i++ {
+		if !jwsByte[raw[i]] {
+			return fmt.Sprintf("token has a byte 0x%02x at offset %d outside base64url and '.'%s", raw[i], i, formatHint(raw))
+		}
+	}
+	return fmt.Sprintf("not base64url: %v", err)
+}
+
+// formatHint says what a byte outside the JWS alphabet usually means.
+func formatHint(raw string) string {
+	switch {
+	case len(raw) > 7 && strings.EqualFold(raw[:7], "bearer "):
+		return ` (the token starts with "Bearer ": the app posts the bare access token in access_token; remove the prefix)`
+	case raw[0] == '"':
+		return " (the token is quoted: post the bare token)"
+	case strings.TrimSpace(raw) != raw:
+		return " (whitespace around the token: post the bare token)"
+	}
+	return " (whitespace, padding, a Bearer prefix or quotes are not part of a token)"
+}
+
+// algRS256 is "RS256" boxed once: the header map handed to keyfunc is built
+// per token, and boxing a constant costs nothing, a variable an allocation.
+var algRS256 any = "RS256"
+
+// keyHeader fills the jwt.Header keyfunc reads: alg (pinned to RS256 by the
+// algorithm step before this runs) and kid.
+func (t *token) keyHeader() {
+	t.Header = map[string]any{"alg": algRS256, "kid": t.kid}
+}
