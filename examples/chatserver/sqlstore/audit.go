@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// AuditRecord is one sign-in attempt, as the audit table keeps it.
+type AuditRecord struct {
+	ID        int64           `json:"id"`         // assigned by the store, increasing
+	At        time.Time       `json:"at"`         // when; zero: the store's clock at insert (stored to the millisecond)
+	RequestID string          `json:"request_id"` // the request's id, to join with logs
+	Outcome   string          `json:"outcome"`    // e.g. "ok", or the error id the app was sent
+	Status    int             `json:"status"`     // HTTP status answered
+	UserID    string          `json:"user_id"`    // empty when no user was resolved
+	OID       string          `json:"oid"`        // the token's objectId, when it got that far
+	Provider  string          `json:"provider"`   // the auth service (openid, office365, saml)
+	Detail    json.RawMessage `json:"detail,omitempty"`
+}
+
+// DefaultAuditLimit is what AuditRecords returns at most when asked for 0.
+const DefaultAuditLimit = 100
+
+// Audit inserts one audit record. ID is ignored (the store assigns it); a
+// non-empty Detail must be JSON.
+func (db *DB) Audit(ctx context.Context, rec AuditRecord) error {
+	if rec.At.IsZero() {
+		rec.At = db.now()
+	}
+	var detail sql.NullString
+	if len(rec.Detail) > 0 {
+		if !json.Valid(rec.Detail) {
+			return errors.New("sqlstore: audit: detail is not JSON")
+		}
+		detail = sql.NullString{String: string(rec.Detail), Valid: true}
+	}
+	_, err := db.sql.ExecContext(ctx, `INSERT INTO audit (at, request_id, outcome, status, user_id, oid, provider, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		millis(rec.At), rec.RequestID, rec.Outcome, rec.Status, rec.UserID, rec.OID, rec.Provider, detail)
+	if err != nil {
+		return fmt.Errorf("sqlstore: audit: %w", err)
+	}
+	return nil
+}
+
+// AuditRecords returns the newest limit records, newest first (limit <= 0:
+// DefaultAuditLimit).
+func (db *DB) AuditRecords(ctx context.Context, limit int) ([]AuditRecord, error) {
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, at, request_id, outcome, status, user_id, oid, provider, detail
+		FROM audit ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: audit records: %w", err)
+	}
+	defer rows.Close()
+	var recs []AuditRecord
+	for rows.Next() {
+		var r AuditRecord
+		var at int64
+		var detail sql.NullString
+		if err := rows.Scan(&r.ID, &at, &r.RequestID, &r.Outcome, &r.Status, &r.UserID, &r.OID, &r.Provider, &detail); err != nil {
+			return nil, fmt.Errorf("sqlstore: audit records: %w", err)
+		}
+		r.At = time.UnixMilli(at)
+		if detail.Valid {
+			r.Detail = json.RawMessage(detail.String)
+		}
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: audit records: %w", err)
+	}
+	return recs, nil
+}
