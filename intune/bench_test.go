@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mamlogin/mamlogin/intune"
 	"github.com/mamlogin/mamlogin/intune/intunetest"
@@ -123,10 +124,41 @@ func BenchmarkSignIn(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "/oauth/intune", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Code, rec.Body.String())
 		}
+	}
+}
+
+// BenchmarkReject is the cost of answering what is not a sign-in, handler
+// end to end: the contract wants rejecting garbage to cost far less than a
+// sign-in, so that a flood costs less than the users it competes with.
+func BenchmarkReject(b *testing.B) {
+	tenant := newTenant(b)
+	cfg := tenant.Config()
+	v := newValidator(b, cfg)
+	h := intune.NewLoginHandler(cfg, v, intunetest.NewStore(), &intunetest.Sessions{}, intune.WithLogger(quiet))
+	rogue := intunetest.NewKey()
+	for _, tt := range []struct{ name, body string }{
+		{"Malformed", appBody("not.a.token")},
+		{"UnknownKID", appBody(tenant.Token(intunetest.WithKey(rogue)))},
+		{"BadSignature", appBody(tenant.Token(intunetest.WithSignatureFrom(rogue)))},
+		{"Expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour))))},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/oauth/intune", strings.NewReader(tt.body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusBadRequest {
+					b.Fatal(rec.Code, rec.Body.String())
+				}
+			}
+		})
 	}
 }

@@ -117,6 +117,10 @@ type attempt struct {
 	claims   *Claims
 	verified bool // the signature verified: the claims are Entra's words
 	noKey    bool // the key set holds no key for the token's kid
+
+	// Storage for tok and claims: one allocation per validation.
+	tokBuf    token
+	claimsBuf Claims
 }
 
 // clockSkew is how far behind Entra's clock this server's may be before a
@@ -136,7 +140,7 @@ func (v *verifier) passConfig(*attempt) string {
 
 func (v *verifier) checkKeySet(a *attempt) *AppError {
 	if err := v.keys.Ready(a.ctx); err != nil {
-		return ErrJWKSInit.because("%v", err)
+		return ErrJWKSInit.because("%v", err).fixedBy(keySetNextStep(err))
 	}
 	return nil
 }
@@ -154,9 +158,11 @@ func (v *verifier) passKeySet(*attempt) string {
 }
 
 func (v *verifier) checkFormat(a *attempt) *AppError {
-	t, e := parseToken(a.raw)
-	a.tok = t
-	return e
+	if e := a.tokBuf.parse(a.raw); e != nil {
+		return e
+	}
+	a.tok = &a.tokBuf
+	return nil
 }
 
 func passFormat(_ *verifier, a *attempt) string {
@@ -195,7 +201,8 @@ func (v *verifier) checkKey(a *attempt) *AppError {
 	key, err := v.keyfunc.KeyfuncCtx(a.ctx)(&a.tok.Token)
 	if err != nil {
 		a.noKey = true
-		return ErrInvalidToken.because("%s", v.missReason(err))
+		reason, fix := v.missReason(err)
+		return ErrInvalidToken.becauseText(reason).fixedBy(fix)
 	}
 	pub, ok := key.(*rsa.PublicKey)
 	if !ok { // the key set holds RSA keys only; fail closed all the same
@@ -205,18 +212,22 @@ func (v *verifier) checkKey(a *attempt) *AppError {
 	return nil
 }
 
-// missReason says why keyfunc found no key, with the hint that fits.
-func (v *verifier) missReason(err error) string {
+// missReason says why keyfunc found no key, and the next step that fits.
+func (v *verifier) missReason(err error) (reason, fix string) {
 	var miss *jwkscache.MissError
 	if !errors.As(err, &miss) {
-		return fmt.Sprintf("key resolution failed: %v", err)
+		return fmt.Sprintf("key resolution failed: %v", err), ""
 	}
-	hint := "If the server API app has a claims-mapping policy it signs with its own keys, listed only at the discovery URL with ?appid=<ClientID> (this validator uses it unless JWKSURL is set); a token for another tenant or cloud names keys of that tenant"
-	if strings.Contains(miss.Detail, "failed") {
-		hint = "The key set could not be refreshed: check that this server reaches the Entra authority (proxy, firewall, DNS); the keys held are kept meanwhile"
+	if miss.Err != nil && strings.Contains(miss.Detail, "failed") {
+		return miss.Error(), "The key set could not be refreshed: check that this server reaches the Entra authority over https (proxy, firewall, DNS); the keys held are kept meanwhile."
 	}
-	return miss.Error() + ". " + hint
+	return miss.Error() + ". " + claimsMappingHint, claimsMappingFix
 }
+
+const (
+	claimsMappingHint = "If the server API app has a claims-mapping policy it signs with its own keys, listed only at the discovery URL with ?appid=<ClientID> (this validator uses it unless JWKSURL is set); a token for another tenant or cloud names keys of that tenant"
+	claimsMappingFix  = claimsMappingHint + ": check Tenant ID and the authority."
+)
 
 // checkSignature verifies RS256 with the resolved key, through golang-jwt.
 func (v *verifier) checkSignature(a *attempt) *AppError {
@@ -266,7 +277,8 @@ func (v *verifier) checkNotBefore(a *attempt) *AppError {
 	}{{"nbf", c.NotBefore}, {"iat", c.IssuedAt}} {
 		if !t.at.IsZero() && allowed.Before(t.at) {
 			return ErrInvalidToken.because("token %s is %s, %s ahead of this server's clock (allowed %s): check the server's clock (NTP)",
-				t.claim, t.at.UTC().Format(time.RFC3339), t.at.Sub(a.now).Round(time.Second), clockSkew+v.cfg.Leeway)
+				t.claim, t.at.UTC().Format(time.RFC3339), t.at.Sub(a.now).Round(time.Second), clockSkew+v.cfg.Leeway).
+				fixedBy("Synchronise this server's clock (NTP): it is behind Entra's by more than the allowance.")
 		}
 	}
 	return nil
@@ -278,7 +290,7 @@ func (v *verifier) checkTenant(a *attempt) *AppError {
 		return ErrInvalidToken.because("%s", p)
 	}
 	if c.TenantID == "" {
-		return ErrMissingClaims.because("token has no tid claim")
+		return ErrMissingClaims.because("token has no tid claim").fixedBy(v2Fix)
 	}
 	if c.TenantID != v.tenant {
 		return ErrInvalidTenant.because("tid is %q, expected the configured Tenant ID %q", c.TenantID, v.tenant)
@@ -288,10 +300,13 @@ func (v *verifier) checkTenant(a *attempt) *AppError {
 
 const v1Fix = "set accessTokenAcceptedVersion = 2 in the server API app's manifest (api.requestedAccessTokenVersion = 2 in the newer manifest format), then sign in again on the device"
 
+// v2Fix is the next step when a claim every v2 user token carries is missing.
+const v2Fix = "Make the server API app issue v2 access tokens (accessTokenAcceptedVersion = 2): they always carry tid and oid, the user's objectId as a GUID."
+
 func (v *verifier) checkVersion(a *attempt) *AppError {
 	c := a.claims
 	if c.Version == "1.0" || strings.HasPrefix(c.Issuer, "https://sts.windows.net/") {
-		return ErrExtractAuthData.because("token is a v1 access token (ver %q, iss %q); %s", c.Version, c.Issuer, v1Fix)
+		return ErrExtractAuthData.because("token is a v1 access token (ver %q, iss %q); %s", c.Version, c.Issuer, v1Fix).fixedBy("In Entra, " + v1Fix + ".")
 	}
 	if p, ok := c.bad["ver"]; ok {
 		return ErrInvalidToken.because("%s", p)
@@ -348,7 +363,7 @@ func (v *verifier) checkAudience(a *attempt) *AppError {
 	if c.Audience == graphAppID || c.Audience == "https://graph.microsoft.com" {
 		hint = "the token is for Microsoft Graph: the app requested the wrong scope (it must request " + v.cfg.Scope() + ")"
 	}
-	return ErrInvalidToken.because("aud is %q, expected %q or %q; %s", c.Audience, v.client, "api://"+v.client, hint)
+	return ErrInvalidToken.because("aud is %q, expected %q or %q; %s", c.Audience, v.client, "api://"+v.client, hint).fixedBy(capitalize(hint) + ".")
 }
 
 func (v *verifier) checkScope(a *attempt) *AppError {
@@ -362,7 +377,8 @@ func (v *verifier) checkScope(a *attempt) *AppError {
 	if !c.hasScp && c.hasRoles {
 		return ErrInvalidToken.because("token has roles and no scp: it is an app-only token, not a user's delegated token")
 	}
-	return ErrInvalidToken.because("scp is %q, it must contain %q: expose the scope on the server API app, pre-authorize the mobile app and grant admin consent", c.scp, scopeName)
+	return ErrInvalidToken.because("scp is %q, it must contain %q: expose the scope on the server API app, pre-authorize the mobile app and grant admin consent", c.scp, scopeName).
+		fixedBy("On the server API app, expose the scope " + scopeName + ", pre-authorize the mobile app's client IDs and grant tenant-wide admin consent.")
 }
 
 func (v *verifier) checkClient(a *attempt) *AppError {
@@ -388,53 +404,73 @@ func (v *verifier) passClient(a *attempt) string {
 
 func (v *verifier) checkObjectID(a *attempt) *AppError {
 	c := a.claims
-	if p, ok := c.bad["oid"]; ok {
-		return ErrExtractAuthData.because("%s", p)
+	var e *AppError
+	switch p, bad := c.bad["oid"]; {
+	case bad:
+		e = ErrExtractAuthData.because("%s", p)
+	case c.ObjectID == "":
+		e = ErrMissingClaims.because("token has no oid claim (or it is empty); v2 tokens for users always carry one")
+	case !isCanonicalGUID(c.ObjectID):
+		e = ErrExtractAuthData.because("oid %q is not a lower-case GUID, so it cannot be mapped to objectId", c.ObjectID)
+	default:
+		return nil
 	}
-	if c.ObjectID == "" {
-		return ErrMissingClaims.because("token has no oid claim (or it is empty); v2 tokens for users always carry one")
-	}
-	if !isCanonicalGUID(c.ObjectID) {
-		return ErrExtractAuthData.because("oid %q is not a lower-case GUID, so it cannot be mapped to objectId", c.ObjectID)
-	}
-	return nil
+	e.fix, e.identity = v2Fix, true
+	return e
 }
 
 // validate walks the steps and stops at the first failure: the request path.
 // The payload is decoded only when the first claims step is reached, that
 // is after the signature verified.
 func (v *verifier) validate(ctx context.Context, raw string) (*Claims, *AppError) {
-	a := attempt{ctx: ctx, raw: raw}
+	a := &attempt{ctx: ctx, raw: raw}
 	for i := range steps {
 		s := &steps[i]
 		if s.needs == needClaims && a.claims == nil {
-			c, e := decodeClaims(a.tok.payload64)
-			if e != nil {
+			if e := a.claimsBuf.decode(a.tok.payload64); e != nil {
 				e.Facts = TokenFacts{KeyID: a.tok.kid}
 				return nil, e
 			}
-			a.claims, a.now = c, v.now()
+			a.claims, a.now = &a.claimsBuf, v.now()
 		}
-		if e := s.run(v, &a); e != nil {
+		if e := s.run(v, a); e != nil {
 			e.Facts = a.facts()
+			if a.noKey {
+				e.unverified = a.tok
+			}
 			return nil, e
 		}
 	}
+	a.claims.kid = a.tok.kid
 	return a.claims, nil
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // facts is what may be logged of an attempt that failed. Claims are facts
 // only once the signature verified. A token whose signature failed says
-// nothing but its kid; one whose key was not found is read, unverified and
-// clipped, for the tenant and app it was meant for.
+// nothing but its kid; one whose key was not found is read later, only if
+// the failure is logged (readUnverified).
 func (a *attempt) facts() TokenFacts {
 	switch {
 	case a.verified:
 		return a.claims.facts(a.tok.kid)
 	case a.tok == nil:
 		return TokenFacts{}
-	case a.noKey:
-		return unverifiedFacts(a.tok)
 	}
 	return TokenFacts{KeyID: clipFact(a.tok.kid)}
+}
+
+// readUnverified fills e.Facts, for a token whose key was not found, with
+// what it claims (clipped, marked unverified) about the tenant and app it
+// was meant for.
+func (e *AppError) readUnverified() {
+	if e.unverified != nil {
+		e.Facts, e.unverified = unverifiedFacts(e.unverified), nil
+	}
 }

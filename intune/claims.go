@@ -1,10 +1,13 @@
 package intune
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
@@ -28,19 +31,33 @@ type Claims struct {
 	scp      string
 	hasScp   bool
 	hasRoles bool
-	appID    string // v1's azp
+	appID    string    // v1's azp
+	kid      string    // the key that signed the token, for the admin's log
+	scopes   [4]string // Scopes' storage while there are few
 }
 
 // decodeClaims reads the payload (base64url JSON object) strictly in one
 // pass: duplicate or non-object payloads fail outright; a claim of the wrong
 // type is noted for its step. Strings alias the decoded payload.
 func decodeClaims(payload64 string) (*Claims, *AppError) {
-	p, err := b64.DecodeString(payload64)
-	if err != nil {
-		return nil, ErrInvalidToken.because("payload: %s", badByte(payload64, err))
-	}
 	c := &Claims{}
-	err = strictjson.Each(decoded(p), func(name string, v strictjson.Value) error {
+	if e := c.decode(payload64); e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
+// decode is decodeClaims into c (see token.parse).
+func (c *Claims) decode(payload64 string) *AppError {
+	buf := payloadBuffers.Get().(*[]byte)
+	defer payloadBuffers.Put(buf)
+	p := (*buf)[:b64.DecodedLen(len(payload64))]
+	n, err := b64.Decode(p, unsafe.Slice(unsafe.StringData(payload64), len(payload64))) // read only: no copy
+	if err != nil {
+		return ErrInvalidToken.because("payload: %s", badByte(payload64, err))
+	}
+	// The claims alias the pooled buffer until keep copies them out, below.
+	err = strictjson.Each(decoded(p[:n]), func(name string, v strictjson.Value) error {
 		var dst *string
 		switch name {
 		case "exp":
@@ -103,26 +120,52 @@ func decodeClaims(payload64 string) (*Claims, *AppError) {
 		return nil
 	})
 	if err != nil {
-		return nil, ErrInvalidToken.because("payload: %v", err)
+		return ErrInvalidToken.because("payload: %v", err)
 	}
-	c.Scopes = splitScopes(c.scp)
-	return c, nil
+	c.keep()
+	c.Scopes = splitScopes(c.scp, c.scopes[:0])
+	return nil
+}
+
+// payloadBuffers hold decoded payloads while they are read: a large token's
+// payload (12 KB of groups) is read once and mostly thrown away, so only the
+// claims kept are copied out (keep), and the buffer serves the next token.
+var payloadBuffers = sync.Pool{New: func() any {
+	b := make([]byte, base64.RawURLEncoding.DecodedLen(MaxTokenBytes))
+	return &b
+}}
+
+// keep copies the string claims out of the pooled payload into one
+// allocation of their own.
+func (c *Claims) keep() {
+	fields := [...]*string{&c.ObjectID, &c.TenantID, &c.Subject, &c.Issuer, &c.Audience, &c.AuthorizedParty,
+		&c.Version, &c.TokenID, &c.Email, &c.PreferredUsername, &c.UPN, &c.Name, &c.GivenName, &c.FamilyName,
+		&c.scp, &c.appID}
+	total := 0
+	for _, f := range fields {
+		total += len(*f)
+	}
+	arena := make([]byte, 0, total)
+	for _, f := range fields {
+		start := len(arena)
+		arena = append(arena, *f...)
+		*f = decoded(arena[start:len(arena):len(arena)])
+	}
 }
 
 // splitScopes splits scp on U+0020 only, as Entra joins them: a tab or a
-// newline is part of a (bogus) scope name, never a separator.
-func splitScopes(scp string) []string {
+// newline is part of a (bogus) scope name, never a separator. It appends to
+// dst (Claims' own small array: no allocation for a few scopes).
+func splitScopes(scp string, dst []string) []string {
 	if scp == "" {
 		return nil
 	}
-	out := strings.Split(scp, " ")
-	kept := out[:0]
-	for _, s := range out {
+	for s := range strings.SplitSeq(scp, " ") {
 		if s != "" {
-			kept = append(kept, s)
+			dst = append(dst, s)
 		}
 	}
-	return kept
+	return dst
 }
 
 func (c *Claims) note(claim, problem string) {

@@ -60,7 +60,7 @@ func Diagnose(ctx context.Context, cfg Config, rawToken string, opts ...Option) 
 			c, e := decodeClaims(a.tok.payload64)
 			a.claims = c
 			if e != nil && blocker == nil {
-				blocker = &Check{ErrorID: e.ID, NextStep: e.AdminNextStep}
+				blocker = &Check{ErrorID: e.ID, NextStep: e.NextStep()}
 			}
 			if e != nil {
 				d.payloadErr = e.Reason
@@ -154,7 +154,7 @@ func (d *diagnosis) missing(n need, a *attempt) string {
 }
 
 func failed(name string, e *AppError) Check {
-	return Check{Name: name, ErrorID: e.ID, Detail: e.Reason, NextStep: e.AdminNextStep}
+	return Check{Name: name, ErrorID: e.ID, Detail: e.Reason, NextStep: e.NextStep()}
 }
 
 // notRun is a check that could not run: it fails with the blocker's ID.

@@ -45,6 +45,12 @@ type AppError struct {
 	// Facts are safe token facts (tid, oid, aud, azp, kid, exp) gathered up to
 	// the failure, for the admin's log. Never the raw token.
 	Facts TokenFacts
+
+	fix      string // the next step that fits this failure's reason; "" means AdminNextStep
+	identity bool   // the fix concerns mapping the user's identity (the host's IdAttribute)
+	// unverified is the token whose key was not found: its few facts are
+	// read (clipped) only if the failure is logged, not for every flood.
+	unverified *token
 }
 
 // TokenFacts are the parts of a token that are safe to log: identifiers and
@@ -77,11 +83,50 @@ func (e *AppError) Is(target error) bool {
 // Silent reports whether the app shows no message for this error.
 func (e *AppError) Silent() bool { return e.Message == "" }
 
+// NextStep is the admin's next step for this failure: one that fits its
+// reason where the reason says more than the row (a malformed body is a
+// client or proxy problem, not a Tenant ID one), else AdminNextStep.
+func (e *AppError) NextStep() string {
+	if e.fix != "" {
+		return e.fix
+	}
+	return e.AdminNextStep
+}
+
+// NewAppError returns a row of the host's own for a UserStore to return:
+// the handler answers it with this ID, status and user message (the shipping
+// app knows, for example, a 428 "ent.intune.login.account_creation_blocked.app_error"
+// for a host that blocks account creation). The admin's cause and next step
+// go to the log; the app may not retry and has no fallback. Wrap it, or set
+// Reason on it, to say why in the log.
+//
+//	return nil, intune.NewAppError("ent.intune.login.account_creation_blocked.app_error",
+//		http.StatusPreconditionRequired, "Your account cannot be created here. Please contact your administrator.",
+//		"Account creation is blocked for mobile sign-in.", "Create the account first, then retry.")
+func NewAppError(id string, status int, message, adminCause, adminNextStep string) *AppError {
+	return &AppError{ID: id, StatusCode: status, Message: message, Retry: RetryNo, Fallback: FallbackNone,
+		AdminCause: adminCause, AdminNextStep: adminNextStep}
+}
+
 // because returns a copy of the catalog row e carrying an internal reason.
 func (e *AppError) because(format string, args ...any) *AppError {
 	c := *e
 	c.Reason = fmt.Sprintf(format, args...)
 	return &c
+}
+
+// becauseText is because with a reason already made: no formatting on the
+// paths a flood of bad requests takes.
+func (e *AppError) becauseText(reason string) *AppError {
+	c := *e
+	c.Reason = reason
+	return &c
+}
+
+// fixedBy sets the next step that fits this failure and returns e.
+func (e *AppError) fixedBy(step string) *AppError {
+	e.fix = step
+	return e
 }
 
 // appErrorJSON is the wire shape of the contract's app_error body.

@@ -3,14 +3,20 @@ package intune
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/mamlogin/mamlogin/internal/dispatch"
 	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
 
@@ -24,7 +30,8 @@ const (
 // HandlerOption configures NewLoginHandler.
 type HandlerOption func(*LoginHandler)
 
-// WithLogger sets the admin log (default slog.Default()).
+// WithLogger sets the admin log of sign-ins (default slog.Default()). The
+// key set's own events go to the Validator's logger (WithKeySetLogger).
 func WithLogger(l *slog.Logger) HandlerOption { return func(h *LoginHandler) { h.log = l } }
 
 // WithAvailability: false means this build or licence lacks the feature: not_available (501).
@@ -40,147 +47,257 @@ func WithProviderCheck(ok func(ctx context.Context, s AuthService) bool) Handler
 
 // WithRetryStatus sets the status of the `retry once` rows (invalid_token, token_expired,
 // extract_auth_data); default 400 as documented; the shipping app retries only on 401.
-// ID, message and body are unchanged.
+// ID, message and body are unchanged; a 401 carries WWW-Authenticate. Only 400
+// and 401 are accepted: NewLoginHandler panics on any other.
 func WithRetryStatus(code int) HandlerOption { return func(h *LoginHandler) { h.retryStatus = code } }
 
 // WithMessages localises user messages per request (e.g. by Accept-Language): it gets the
 // error ID and the documented English text ("" for silent rows); returning "" keeps English.
-// Silent rows stay silent whatever it returns.
+// It may give a silent row text (the real server says "Microsoft Intune authentication is
+// not configured." where the contract is silent; the app shows an empty message as
+// "Response with status code N").
 func WithMessages(msg func(r *http.Request, id, english string) string) HandlerOption {
 	return func(h *LoginHandler) { h.messages = msg }
 }
 
-// LoginHandler is the sign-in endpoint: an http.Handler the host mounts
-// where the shipping app posts.
-type LoginHandler struct {
-	cfg         Config
-	v           *Validator
-	store       UserStore
-	sessions    SessionIssuer
-	log         *slog.Logger
-	available   func(context.Context) bool
-	providerOK  func(context.Context, AuthService) bool
-	retryStatus int
-	messages    func(r *http.Request, id, english string) string
-	// notConfigured is why Intune MAM is off for this handler ("" when it is
-	// enabled, complete and has a Validator); the config never changes.
-	notConfigured string
+// WithSuccessLevel sets the level of the log record of a successful sign-in
+// (default slog.LevelDebug: successes are the audit trail's, through
+// WithEvents, and at thousands a second would bury the failures).
+func WithSuccessLevel(l slog.Level) HandlerOption {
+	return func(h *LoginHandler) { h.successLevel = l }
 }
 
-// NewLoginHandler returns the sign-in endpoint. Mount it where the shipping
-// app posts (POST /oauth/intune) and at POST /api/v4/users/login/intune. It
-// applies the contract's gates in order (available, enabled and complete,
-// provider configured), validates the token with v, resolves the user by oid
-// through store and opens the session through sessions. v may be nil while
-// Intune MAM is disabled. Every failure is answered with its app_error and
-// logged once.
+// WithFailureLogLimit bounds the failure records: perSecond on average with
+// bursts of burst (default 10 and 100). Beyond it, records are dropped and
+// counted, and a summary with the count is logged ten seconds after the
+// first drop. A flood of garbage cannot fill the disk; events (WithEvents)
+// still see every failure.
+func WithFailureLogLimit(perSecond float64, burst int) HandlerOption {
+	return func(h *LoginHandler) { h.logLimit, h.logBurst = rate.Limit(perSecond), burst }
+}
+
+// WithIdAttribute names the host's setting that maps the user's identity
+// (Mattermost: "IdAttribute"), so that next steps about an oid that cannot
+// be mapped tell the admin to set it to objectId. Without it they do not
+// mention a setting the host does not have.
+func WithIdAttribute(setting string) HandlerOption {
+	return func(h *LoginHandler) { h.idAttribute = setting }
+}
+
+// WithValidatorOptions are the options of the Validators the handler builds
+// when SetConfig changes the tenant, client, authority or key source.
+func WithValidatorOptions(opts ...Option) HandlerOption {
+	return func(h *LoginHandler) { h.validatorOpts = append(h.validatorOpts, opts...) }
+}
+
+// LoginHandler is the sign-in endpoint: an http.Handler the host mounts
+// where the shipping app posts (POST /oauth/intune) and at
+// POST /api/v4/users/login/intune. Its configuration can change while it
+// serves (SetConfig). It is safe for concurrent use.
+type LoginHandler struct {
+	store    UserStore
+	sessions SessionIssuer
+
+	// Set by options, then read-only.
+	log           *slog.Logger
+	available     func(context.Context) bool
+	providerOK    func(context.Context, AuthService) bool
+	retryStatus   int
+	messages      func(r *http.Request, id, english string) string
+	successLevel  slog.Level
+	logLimit      rate.Limit
+	logBurst      int
+	idAttribute   string
+	validatorOpts []Option
+	events        func(SignInEvent)
+
+	state    atomic.Pointer[binding] // the configuration sign-ins run on
+	changing sync.Mutex              // serialises SetConfig and Close
+	failures *failureLog
+	dispatch *dispatch.Dispatcher[SignInEvent] // nil without WithEvents
+}
+
+// NewLoginHandler returns the sign-in endpoint for cfg, validating tokens
+// with v, resolving users by oid through store and opening sessions through
+// sessions. It applies the contract's gates in order (available, enabled and
+// complete, provider configured), then validates, resolves and signs in.
+// Every failure is answered with its app_error and logged once.
+//
+// v must have been built for cfg (same tenant, client, authority, key-set
+// URL, allowed clients and leeway); a handler never acts on a configuration
+// its Validator was not built for: otherwise every sign-in is refused as
+// not_configured and the mismatch is logged, naming the field. v may be nil
+// while Intune MAM is disabled. The handler does not close v; it closes the
+// Validators it builds itself (SetConfig) on Close.
 func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions SessionIssuer, opts ...HandlerOption) *LoginHandler {
-	h := &LoginHandler{cfg: cfg, v: v, store: store, sessions: sessions, log: slog.Default()}
+	h := &LoginHandler{store: store, sessions: sessions, log: slog.Default(), retryStatus: http.StatusBadRequest,
+		successLevel: slog.LevelDebug, logLimit: 10, logBurst: 100}
 	for _, o := range opts {
 		o(h)
 	}
-	switch {
-	case !cfg.Enable:
-		h.notConfigured = "Intune MAM is disabled (Enable is false)"
-	case !cfg.complete():
-		h.notConfigured = fmt.Sprintf("configuration is incomplete or invalid: %v", cfg.Check())
-	case v == nil:
-		h.notConfigured = "the host passed no Validator to NewLoginHandler"
+	if h.retryStatus != http.StatusBadRequest && h.retryStatus != http.StatusUnauthorized {
+		panic(fmt.Sprintf("intune: WithRetryStatus(%d): only 400 (documented) or 401 (the shipping app's retry)", h.retryStatus))
 	}
+	h.failures = newFailureLog(h.log, h.logLimit, h.logBurst)
+	h.dispatch = newDispatcher(h.events, func(p any) {
+		h.log.Error("intune: the sign-in event receiver panicked; the event was dropped", "panic", p)
+	})
+	b := bind(cfg, v, false)
+	if b.mismatch != "" {
+		h.log.Error("intune: configuration refused: "+b.mismatch, "next_step", "build the Validator from the same Config, or use LoginHandler.SetConfig")
+	}
+	h.state.Store(b)
 	return h
 }
 
 // request is the app's body: {"device_id", "voip_device_id", "access_token"}.
 type request struct {
 	accessToken, deviceID, voipDeviceID string
-	hasToken                            bool
 }
 
+// attempt records one sign-in for its answer, its log and its event.
+type signInAttempt struct {
+	rid     string
+	start   time.Time
+	b       *binding
+	req     *request
+	claims  *Claims
+	user    *User
+	created bool
+}
+
+// ServeHTTP answers one sign-in. It reads top to bottom: the configuration
+// this sign-in runs on, the gates, the request, the token, the user, the
+// body, the session.
 func (h *LoginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusMethodNotAllowed)
-		_ = json.NewEncoder(w).Encode(appErrorJSON{ID: "api.context.method_not_allowed.app_error",
-			RequestID: requestID(r), StatusCode: http.StatusMethodNotAllowed})
+		_, _ = w.Write(appErrorBody(nil, "api.context.method_not_allowed.app_error", "", requestID(r), http.StatusMethodNotAllowed))
 		return
 	}
-	rid := requestID(r)
-	w.Header().Set(RequestIDHeader, rid)
+	a := &signInAttempt{rid: requestID(r), start: time.Now(), b: h.state.Load()}
+	w.Header().Set(RequestIDHeader, a.rid)
 	w.Header().Set("Cache-Control", "no-store")
-	start := time.Now()
-	u, c, body, e := h.signIn(w, r)
+	body, e := h.signIn(w, r, a)
 	if e != nil {
-		e.RequestID = rid
-		h.fail(w, r, e, time.Since(start))
+		h.fail(w, r, a, e)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "intune: signed in",
-		slog.String("request_id", rid), slog.String("user_id", u.ID), slog.String("oid", c.ObjectID),
-		slog.String("tid", c.TenantID), slog.String("auth_service", string(h.cfg.AuthService)))
+	h.succeeded(r, a)
 }
 
-// signIn runs the gates, validation and user resolution, and opens the
-// session; it returns the user, the claims and the response body.
-func (h *LoginHandler) signIn(w http.ResponseWriter, r *http.Request) (*User, *Claims, []byte, *AppError) {
+// signIn runs every step and returns the success body.
+func (h *LoginHandler) signIn(w http.ResponseWriter, r *http.Request, a *signInAttempt) ([]byte, *AppError) {
 	ctx := r.Context()
-	if h.available != nil && !h.available(ctx) {
-		return nil, nil, nil, ErrNotAvailable.because("the host reports Intune MAM unavailable in this build or licence")
-	}
-	if h.notConfigured != "" {
-		return nil, nil, nil, ErrNotConfigured.because("%s", h.notConfigured)
-	}
-	if h.providerOK != nil && !h.providerOK(ctx, h.cfg.AuthService) {
-		return nil, nil, nil, ErrProviderNotConfigured.because("the enforced provider %q is not configured in the host", h.cfg.AuthService)
+	if e := h.gates(ctx, a.b); e != nil {
+		return nil, e
 	}
 	req, e := readRequest(w, r)
 	if e != nil {
-		return nil, nil, nil, e
+		return nil, e
 	}
-	c, e := h.v.validate(ctx, req.accessToken)
+	a.req = req
+	c, e := a.b.v.validate(ctx, req.accessToken)
 	if e != nil {
-		return nil, nil, nil, e
+		return nil, e
 	}
-	u, e := h.resolve(ctx, c)
+	a.claims = c
+	a.user, a.created, e = h.resolve(ctx, a.b.cfg.AuthService, c)
 	if e != nil {
-		e.Facts = c.facts(e.Facts.KeyID)
-		return nil, nil, nil, e
+		return nil, e
 	}
-	// The body is made before the session, so that no failure can follow a
-	// session's credentials out of the door.
-	body, err := json.Marshal(profile(u))
-	if err != nil {
-		e := ErrStoreFailed.because("the profile of user %q does not marshal to JSON: %v", u.ID, err)
-		e.Facts = c.facts("")
-		return nil, nil, nil, e
+	// The body is made and checked before the session, so that no failure
+	// can follow a session's credentials out of the door.
+	body, e := successBody(a.user, a.b.cfg.AuthService)
+	if e != nil {
+		return nil, e
 	}
-	s := &SignIn{User: u, Claims: c, DeviceID: req.deviceID, VoIPDeviceID: req.voipDeviceID}
-	if err := h.sessions.IssueSession(ctx, w, r, s); err != nil {
-		w.Header().Del("Token")
-		w.Header().Del("Set-Cookie")
-		e := ErrSessionFailed.because("IssueSession: %v", err)
-		e.Facts = c.facts("")
-		return nil, nil, nil, e
+	if e := h.issueSession(ctx, w, r, a); e != nil {
+		return nil, e
 	}
-	return u, c, body, nil
+	return body, nil
 }
 
-// readRequest reads the bounded JSON body. Unknown members are ignored (a
-// newer app may add some); a repeated member, a non-string value or an
-// oversized id is invalid_token.
+// gates are the contract's check 1: available, enabled and complete (on a
+// Validator built for it), the provider configured in the host.
+func (h *LoginHandler) gates(ctx context.Context, b *binding) *AppError {
+	if h.available != nil && !h.available(ctx) {
+		return ErrNotAvailable.because("the host reports Intune MAM unavailable in this build or licence")
+	}
+	if b.off != nil {
+		return b.off.because("%s", b.off.Reason)
+	}
+	if h.providerOK != nil && !h.providerOK(ctx, b.cfg.AuthService) {
+		return ErrProviderNotConfigured.because("the enforced provider %q is not configured in the host", b.cfg.AuthService)
+	}
+	return nil
+}
+
+// Fitted next steps for requests that did not come as the app sends them.
+const (
+	fixBody   = "The request did not come as the shipping app sends it: check the client, or a proxy that rewrites request bodies; the server's Entra settings are not the cause."
+	fixForged = "Only the app may post here: a request without a JSON Content-Type or X-Requested-With: XMLHttpRequest is what a cross-site form sends (login CSRF). If it is your own client, send the app's headers."
+)
+
+// readRequest refuses what a browser could forge, then reads the bounded
+// JSON body. Unknown members are ignored (a newer app may add some); a
+// repeated member, a non-string value, an oversized id or one with control
+// characters is invalid_token.
 func readRequest(w http.ResponseWriter, r *http.Request) (*request, *AppError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if !fromApp(r) {
+		return nil, ErrInvalidToken.because("refused a request a browser could forge: Content-Type %q and no X-Requested-With: XMLHttpRequest",
+			clipFact(r.Header.Get("Content-Type"))).fixedBy(fixForged)
+	}
+	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, ErrInvalidToken.because("request body is over the %d-byte bound", MaxBodyBytes)
+			return nil, ErrInvalidToken.because("request body is over the %d-byte bound", MaxBodyBytes).fixedBy(fixBody)
 		}
-		return nil, ErrInvalidToken.because("reading the request body: %v", err)
+		return nil, ErrInvalidToken.because("reading the request body: %v", err).fixedBy(fixBody)
 	}
-	return parseRequest(body)
+	req, e := parseRequest(body)
+	if e != nil {
+		return nil, e.fixedBy(fixBody)
+	}
+	return req, nil
+}
+
+// readBody reads the bounded body in one allocation when its length is
+// declared (the app declares it), else as it comes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	n := r.ContentLength
+	if n <= 0 || n >= MaxBodyBytes {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, n+1) // one more: a body longer than declared is an error, not truncated
+	got, err := io.ReadFull(body, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF && int64(got) == n:
+		return buf[:n], nil
+	case err == nil:
+		return nil, errors.New("the body is longer than its Content-Length")
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return nil, errors.New("the body is shorter than its Content-Length")
+	}
+	return nil, err
+}
+
+// fromApp reports whether r carries what a cross-site HTML form cannot send
+// without a CORS preflight: a JSON Content-Type (parameters allowed) or the
+// app's X-Requested-With: XMLHttpRequest.
+func fromApp(r *http.Request) bool {
+	if strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest") {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
 }
 
 func parseRequest(body []byte) (*request, *AppError) {
@@ -189,7 +306,7 @@ func parseRequest(body []byte) (*request, *AppError) {
 		var dst *string
 		switch name {
 		case "access_token":
-			dst, req.hasToken = &req.accessToken, true
+			dst = &req.accessToken
 		case "device_id":
 			dst = &req.deviceID
 		case "voip_device_id":
@@ -207,118 +324,41 @@ func parseRequest(body []byte) (*request, *AppError) {
 		*dst = s
 		return nil
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, ErrInvalidToken.because("request body: %v", err)
-	case req.accessToken == "":
+	}
+	if req.accessToken == "" {
 		return nil, ErrInvalidToken.because("request body has no access_token")
-	case len(req.deviceID) > MaxDeviceIDLen:
-		return nil, ErrInvalidToken.because("device_id is %d bytes, over the %d-byte bound", len(req.deviceID), MaxDeviceIDLen)
-	case len(req.voipDeviceID) > MaxDeviceIDLen:
-		return nil, ErrInvalidToken.because("voip_device_id is %d bytes, over the %d-byte bound", len(req.voipDeviceID), MaxDeviceIDLen)
+	}
+	for _, id := range [...]struct{ name, v string }{{"device_id", req.deviceID}, {"voip_device_id", req.voipDeviceID}} {
+		if len(id.v) > MaxDeviceIDLen {
+			return nil, ErrInvalidToken.because("%s is %d bytes, over the %d-byte bound", id.name, len(id.v), MaxDeviceIDLen)
+		}
+		if i := strings.IndexFunc(id.v, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+			return nil, ErrInvalidToken.because("%s has a control character at offset %d", id.name, i)
+		}
 	}
 	return req, nil
 }
 
-// resolve finds (or, for OpenID, creates) the user by oid and syncs it.
-func (h *LoginHandler) resolve(ctx context.Context, c *Claims) (*User, *AppError) {
-	svc := h.cfg.AuthService
-	u, err := h.store.UserByObjectID(ctx, svc, c.ObjectID)
-	switch {
-	case err == nil && u == nil:
-		return nil, ErrStoreFailed.because("UserByObjectID returned neither a user nor an error")
-	case errors.Is(err, ErrUserNotFound):
-		if !svc.createsUsers() {
-			return nil, ErrAccountNotFound.because("no user has objectId %q for provider %q, and mobile sign-in never creates SAML users", c.ObjectID, svc)
+// issueSession opens the host's session. If the issuer fails, the response
+// headers go back to what they were before the call: what the issuer set is
+// taken back, and what middleware set before the handler (load-balancer
+// affinity, tracing cookies) stays.
+func (h *LoginHandler) issueSession(ctx context.Context, w http.ResponseWriter, r *http.Request, a *signInAttempt) *AppError {
+	before := w.Header().Clone()
+	s := &SignIn{User: a.user, Claims: a.claims, DeviceID: a.req.deviceID, VoIPDeviceID: a.req.voipDeviceID}
+	if err := h.sessions.IssueSession(ctx, w, r, s); err != nil {
+		hdr := w.Header()
+		for k := range hdr {
+			delete(hdr, k)
 		}
-		u, err = h.store.CreateUser(ctx, svc, c)
-		if errors.Is(err, ErrUserExists) {
-			// A concurrent first sign-in (the app's retry, a second device) won.
-			u, err = h.store.UserByObjectID(ctx, svc, c.ObjectID)
+		for k, v := range before {
+			hdr[k] = v
 		}
-		if err != nil {
-			return nil, ErrStoreFailed.because("creating the user for objectId %q: %v", c.ObjectID, err)
-		}
-		if u == nil {
-			return nil, ErrStoreFailed.because("CreateUser returned neither a user nor an error")
-		}
-		if e := admissible(u); e != nil {
-			return nil, e
-		}
-		return u, nil
-	case err != nil:
-		return nil, ErrStoreFailed.because("looking up objectId %q: %v", c.ObjectID, err)
-	}
-	if e := admissible(u); e != nil {
-		return nil, e
-	}
-	synced, err := h.store.SyncUser(ctx, u, c)
-	if err != nil {
-		return nil, ErrStoreFailed.because("syncing user %q from the token: %v", u.ID, err)
-	}
-	if synced == nil {
-		synced = u
-	}
-	return synced, nil
-}
-
-func admissible(u *User) *AppError {
-	if u.IsBot {
-		return ErrBotLoginForbidden.because("user %q is a bot", u.ID)
-	}
-	if u.Deactivated {
-		return ErrAccountLocked.because("user %q is deleted, deactivated or locked", u.ID)
+		return ErrSessionFailed.because("IssueSession for user %q: %v", a.user.ID, err)
 	}
 	return nil
-}
-
-// profile is the success body: the host's user JSON, or its id.
-func profile(u *User) any {
-	if u.Profile != nil {
-		return u.Profile
-	}
-	return map[string]string{"id": u.ID}
-}
-
-// fail answers with e's app_error and logs it once for the admin.
-func (h *LoginHandler) fail(w http.ResponseWriter, r *http.Request, e *AppError, took time.Duration) {
-	status := e.StatusCode
-	if e.Retry == RetryOnce && h.retryStatus != 0 {
-		status = h.retryStatus
-	}
-	out := *e
-	out.StatusCode = status
-	if h.messages != nil && e.Message != "" {
-		if m := h.messages(r, e.ID, e.Message); m != "" {
-			out.Message = m
-		}
-	}
-	body, _ := json.Marshal(&out)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-
-	level := slog.LevelWarn
-	if status >= 500 && status != http.StatusNotImplemented {
-		level = slog.LevelError
-	}
-	f := e.Facts
-	h.log.LogAttrs(r.Context(), level, "intune: sign-in failed",
-		slog.String("request_id", e.RequestID),
-		slog.String("error_id", e.ID),
-		slog.Int("status", status),
-		slog.String("reason", e.Reason),
-		slog.String("cause", e.AdminCause),
-		slog.String("next_step", e.AdminNextStep),
-		slog.String("retry", string(e.Retry)),
-		slog.String("fallback", string(e.Fallback)),
-		slog.Group("token",
-			slog.String("tid", f.TenantID), slog.String("oid", f.ObjectID), slog.String("aud", f.Audience),
-			slog.String("azp", f.AuthorizedParty), slog.String("kid", f.KeyID), slog.Int64("exp", f.ExpiresAt),
-			slog.String("iss", f.Issuer), slog.String("ver", f.Version)),
-		slog.String("user_agent", clipString(r.UserAgent(), 200)),
-		slog.Duration("took", took),
-	)
 }
 
 // requestID takes the client's X-Request-ID when it is a sane token, else
@@ -343,9 +383,26 @@ func requestID(r *http.Request) string {
 	return string(b[:])
 }
 
-func clipString(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+// Close stops the event goroutine and closes the Validator the handler built
+// (SetConfig); a Validator given to NewLoginHandler is the host's to close.
+// Sign-ins after Close are still answered.
+func (h *LoginHandler) Close() error {
+	h.changing.Lock()
+	defer h.changing.Unlock()
+	if b := h.state.Load(); b.owned && b.v != nil {
+		_ = b.v.Close()
 	}
-	return s
+	if h.dispatch != nil {
+		h.dispatch.Close()
+	}
+	return nil
+}
+
+// EventsDropped is the number of sign-in events not delivered to the
+// WithEvents receiver because it fell behind.
+func (h *LoginHandler) EventsDropped() uint64 {
+	if h.dispatch == nil {
+		return 0
+	}
+	return h.dispatch.Dropped()
 }

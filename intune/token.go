@@ -45,33 +45,35 @@ type token struct {
 // Claims then alias the payload instead of allocating a string each.
 func decoded(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// parseToken splits a compact JWS and decodes its header (check "format"). Every failure is invalid_token.
-func parseToken(raw string) (*token, *AppError) {
+// parse splits a compact JWS into t and decodes its header (check
+// "format"). Every failure is invalid_token. t lives inside the validation's
+// one allocation (attempt), not in one of its own.
+func (t *token) parse(raw string) *AppError {
 	if len(raw) > MaxTokenBytes {
-		return nil, ErrInvalidToken.because("token is %d bytes, over the %d-byte bound", len(raw), MaxTokenBytes)
+		return ErrInvalidToken.because("token is %d bytes, over the %d-byte bound", len(raw), MaxTokenBytes)
 	}
 	if raw == "" {
-		return nil, ErrInvalidToken.because("token is empty")
+		return ErrInvalidToken.because("token is empty")
 	}
 	// Go's base64 decoders skip \r and \n even in strict mode, which would
 	// make "token\n" verify as "token". Every other byte outside base64url
 	// and '.' fails the decoding of its part (see badByte).
 	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
-		return nil, ErrInvalidToken.because("%s", badByte(raw, nil))
+		return ErrInvalidToken.because("%s", badByte(raw, nil))
 	}
 	h64, rest, _ := strings.Cut(raw, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
 	if n := strings.Count(raw, ".") + 1; n != 3 {
-		return nil, ErrInvalidToken.because("token has %d dot-separated parts, a compact JWS has 3 (a JWE has 5; check that the app sends the access token, not an ID token or a bearer header)", n)
+		return ErrInvalidToken.because("token has %d dot-separated parts, a compact JWS has 3 (a JWE has 5; check that the app sends the access token, not an ID token or a bearer header)", n)
 	}
 	if h64 == "" || p64 == "" || s64 == "" {
-		return nil, ErrInvalidToken.because("token has an empty part (an unsigned token has no signature)")
+		return ErrInvalidToken.because("token has an empty part (an unsigned token has no signature)")
 	}
 	hdr, err := b64.DecodeString(h64)
 	if err != nil {
-		return nil, ErrInvalidToken.because("header: %s", badByte(raw, err))
+		return ErrInvalidToken.because("header: %s", badByte(raw, err))
 	}
-	t := &token{signingInput: raw[:len(h64)+1+len(p64)], payload64: p64, sig64: s64}
+	t.signingInput, t.payload64, t.sig64 = raw[:len(h64)+1+len(p64)], p64, s64
 	t.Raw, t.Method = raw, jwt.SigningMethodRS256
 	crit := false
 	err = strictjson.Each(decoded(hdr), func(name string, v strictjson.Value) error {
@@ -98,14 +100,14 @@ func parseToken(raw string) (*token, *AppError) {
 		return nil
 	})
 	if err != nil {
-		return nil, ErrInvalidToken.because("header: %v", err)
+		return ErrInvalidToken.because("header: %v", err)
 	}
 	if crit {
 		// RFC 7515 4.1.11: a recipient that does not understand a critical
 		// extension must reject the token. This package understands none.
-		return nil, ErrInvalidToken.because("header has crit: critical extensions are not supported")
+		return ErrInvalidToken.because("header has crit: critical extensions are not supported")
 	}
-	return t, nil
+	return nil
 }
 
 // badByte explains a part that failed to decode: the first byte of the token

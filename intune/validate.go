@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
 
 	"github.com/mamlogin/mamlogin/internal/clock"
+	"github.com/mamlogin/mamlogin/internal/dispatch"
 	"github.com/mamlogin/mamlogin/internal/jwkscache"
 )
 
@@ -21,6 +23,7 @@ type options struct {
 	minInterval  time.Duration
 	fetchTimeout time.Duration
 	logger       *slog.Logger
+	keySetEvents func(KeySetEvent)
 	cacheClock   clock.Clock // tests of the refresh schedule
 }
 
@@ -59,7 +62,8 @@ func buildOptions(opts []Option) options {
 // that only Close stops. Close it when you replace or drop it.
 type Validator struct {
 	verifier
-	cache *jwkscache.Cache
+	cache  *jwkscache.Cache
+	report *keySetReport
 }
 
 // NewValidator checks cfg, fetches the tenant's signing keys once and starts
@@ -77,16 +81,21 @@ func NewValidator(ctx context.Context, cfg Config, opts ...Option) (*Validator, 
 		return nil, err
 	}
 	v := &Validator{verifier: newVerifier(cfg, o)}
+	v.report = &keySetReport{log: o.logger, tenant: v.tenant}
+	v.report.events = newDispatcher(o.keySetEvents, func(p any) {
+		o.logger.Error("intune: the key-set event receiver panicked; the event was dropped", "panic", p)
+	})
 	ko := keySetOptions(cfg, o)
-	ko.OnFetch = keySetLog(o.logger)
+	ko.OnFetch = v.report.fetched
 	cache, err := jwkscache.New(ctx, ko)
 	if err != nil {
+		v.report.close()
 		return nil, err
 	}
 	v.cache, v.keys = cache, cache
 	v.keyfunc, err = keyfunc.New(keyfunc.Options{Storage: cache})
 	if err != nil {
-		_ = cache.Close()
+		_ = v.Close()
 		return nil, err
 	}
 	return v, nil
@@ -133,28 +142,59 @@ func keySetOptions(cfg Config, o options) jwkscache.Options {
 	return ko
 }
 
-// keySetLog turns the key cache's fetch reports into the admin's log.
-func keySetLog(log *slog.Logger) func(jwkscache.Fetch) {
-	return func(f jwkscache.Fetch) {
-		ctx := context.Background()
-		if f.Err != nil {
-			level, msg := slog.LevelWarn, "intune: Entra key set fetch failed; keeping the last good keys"
-			if f.Keys == 0 {
-				level, msg = slog.LevelError, "intune: no Entra signing keys: sign-ins answer "+ErrJWKSInit.ID+" until a fetch succeeds"
-			}
-			log.LogAttrs(ctx, level, msg, slog.String("error", f.Err.Error()), slog.String("trigger", string(f.Trigger)),
-				slog.Int("keys", f.Keys), slog.String("next_step", keySetNextStep(f.Err)))
-			return
+// keySetReport turns the key cache's fetch reports into the admin's log and
+// the host's key-set events.
+type keySetReport struct {
+	log        *slog.Logger
+	tenant     string
+	events     *dispatch.Dispatcher[KeySetEvent] // nil without WithKeySetEvents
+	skewLogged atomic.Bool
+}
+
+// maxQuietSkew is how far this server's clock may be from Entra's before it
+// is logged: five minutes fail tokens (nbf), one is worth a warning.
+const maxQuietSkew = time.Minute
+
+func (r *keySetReport) close() {
+	if r.events != nil {
+		r.events.Close()
+	}
+}
+
+func (r *keySetReport) fetched(f jwkscache.Fetch) {
+	ev := keySetEvent(r.tenant, f)
+	if r.events != nil {
+		r.events.Send(ev)
+	}
+	r.logFetch(f)
+	if skew := ev.ClockOffset; (skew > maxQuietSkew || skew < -maxQuietSkew) && r.skewLogged.CompareAndSwap(false, true) {
+		r.log.LogAttrs(context.Background(), slog.LevelWarn, "intune: this server's clock differs from Entra's",
+			slog.Duration("behind_entra_by", skew), slog.Time("entra_date", ev.ServerDate),
+			slog.String("next_step", "Synchronise this server's clock (NTP): tokens fail once it is 5 minutes behind Entra's, and expire early when it is ahead."))
+	}
+}
+
+// logFetch says what an admin needs of one fetch: failures, keys skipped,
+// rotations.
+func (r *keySetReport) logFetch(f jwkscache.Fetch) {
+	ctx := context.Background()
+	if f.Err != nil {
+		level, msg := slog.LevelWarn, "intune: Entra key set fetch failed; keeping the last good keys"
+		if f.Keys == 0 {
+			level, msg = slog.LevelError, "intune: no Entra signing keys: sign-ins answer "+ErrJWKSInit.ID+" until a fetch succeeds"
 		}
-		if f.Trigger == jwkscache.TriggerStart || len(f.Added) > 0 {
-			for _, r := range f.Skipped {
-				log.LogAttrs(ctx, slog.LevelWarn, "intune: Entra key not used", slog.String("kid", r.KID), slog.String("reason", r.Reason))
-			}
+		r.log.LogAttrs(ctx, level, msg, slog.String("error", f.Err.Error()), slog.String("trigger", string(f.Trigger)),
+			slog.Int("keys", f.Keys), slog.String("next_step", keySetNextStep(f.Err)))
+		return
+	}
+	if f.Trigger == jwkscache.TriggerStart || len(f.Added) > 0 {
+		for _, k := range f.Skipped {
+			r.log.LogAttrs(ctx, slog.LevelWarn, "intune: Entra key not used", slog.String("kid", k.KID), slog.String("reason", k.Reason))
 		}
-		if len(f.Added) > 0 || len(f.Removed) > 0 {
-			log.LogAttrs(ctx, slog.LevelInfo, "intune: Entra rotated its signing keys", slog.String("url", f.URL),
-				slog.Any("added", f.Added), slog.Any("removed", f.Removed), slog.Int("keys", f.Keys))
-		}
+	}
+	if len(f.Added) > 0 || len(f.Removed) > 0 {
+		r.log.LogAttrs(ctx, slog.LevelInfo, "intune: Entra rotated its signing keys", slog.String("url", f.URL),
+			slog.Any("added", f.Added), slog.Any("removed", f.Removed), slog.Int("keys", f.Keys))
 	}
 }
 
@@ -174,9 +214,15 @@ func keySetNextStep(err error) string {
 	return "check that this server reaches the Entra authority over https (proxy, firewall, DNS); run intune-doctor check on the server"
 }
 
-// Close stops the key refresh. Validate keeps working with the keys it has.
-// Close is idempotent.
-func (v *Validator) Close() error { return v.cache.Close() }
+// Close stops the key refresh (and the key-set events). Validate keeps
+// working with the keys it has. Close is idempotent.
+func (v *Validator) Close() error {
+	if v.cache != nil {
+		_ = v.cache.Close()
+	}
+	v.report.close()
+	return nil
+}
 
 // KeySetStats are the key cache's counters, for the host's metrics.
 type KeySetStats struct {
@@ -220,6 +266,7 @@ func (v *Validator) RefreshKeys(ctx context.Context) error { return v.cache.Refr
 func (v *Validator) Validate(ctx context.Context, rawToken string) (*Claims, error) {
 	c, e := v.validate(ctx, rawToken)
 	if e != nil {
+		e.readUnverified()
 		return nil, e
 	}
 	return c, nil

@@ -6,7 +6,7 @@
 //
 //	go run ./examples/chatserver
 //	TOKEN=$(curl -s localhost:8065/dev/token)
-//	curl -si localhost:8065/oauth/intune -d '{"device_id":"","access_token":"'$TOKEN'"}'
+//	curl -si localhost:8065/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"device_id":"","access_token":"'$TOKEN'"}'
 //
 // Routes: POST /oauth/intune (where the shipping app posts) and
 // POST /api/v4/users/login/intune (the sign-in); GET /api/v4/users/me
@@ -59,8 +59,8 @@ func run(ctx context.Context, addr string, o options) error {
 	fmt.Printf(`chatserver: listening on %s (provider %s, fake Entra tenant at %s)
   client config: curl -s %s/api/v4/config/client
   sign in:       TOKEN=$(curl -s %s/dev/token)
-                 curl -si %s/oauth/intune -d '{"device_id":"","access_token":"'$TOKEN'"}'
-  fail:          curl -si %s/oauth/intune -d '{"access_token":"'$(curl -s "%s/dev/token?expired=1")'"}'
+                 curl -si %s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"device_id":"","access_token":"'$TOKEN'"}'
+  fail:          curl -si %s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"access_token":"'$(curl -s "%s/dev/token?expired=1")'"}'
 `, base, o.service, s.tenant.URL(), base, base, base, base, base)
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {

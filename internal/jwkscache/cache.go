@@ -300,8 +300,8 @@ func (c *Cache) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	miss := &MissError{KID: kid, Keys: c.set.Load().Len()}
 	switch {
 	case cl == nil:
-		miss.Detail = fmt.Sprintf("no refresh: the last was %s ago, refreshes for unknown kids are at most one per %s",
-			waited.Round(time.Second), c.src.o.MinInterval)
+		miss.Detail = "no refresh: the last was " + waited.Round(time.Second).String() +
+			" ago, refreshes for unknown kids are at most one per " + c.src.o.MinInterval.String()
 	case err != nil:
 		miss.Detail, miss.Err = fmt.Sprintf("waiting for a key-set refresh: %v", err), err
 	case cl.err != nil:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/MicahParks/jwkset"
 
@@ -326,8 +327,9 @@ type MissError struct {
 	Err    error  // why the refresh did not help: its failure, or the request's context; may be nil
 }
 
+// Error is built without fmt: a flood of unknown kids formats one per request.
 func (e *MissError) Error() string {
-	msg := fmt.Sprintf("kid %q is not in the key set (%d keys)", clipKID(e.KID), e.Keys)
+	msg := "kid " + strconv.Quote(clipKID(e.KID)) + " is not in the key set (" + strconv.Itoa(e.Keys) + " keys)"
 	if e.Detail != "" {
 		msg += "; " + e.Detail
 	}

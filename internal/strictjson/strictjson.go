@@ -17,11 +17,14 @@
 package strictjson
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MaxMembers bounds the members of one object. Entra's access tokens carry
@@ -106,6 +109,7 @@ func Each(data string, fn func(name string, v Value) error) error {
 	}
 	s.i++
 	var seen [MaxMembers]string
+	var seenBits uint64 // a one-word Bloom filter over seen: most names skip the comparisons
 	n := 0
 	s.space()
 	if s.peek() == '}' {
@@ -119,9 +123,13 @@ func Each(data string, fn func(name string, v Value) error) error {
 			return fmt.Errorf("member name: %w", err)
 		}
 		name, _ := nv.Str()
-		for _, prev := range seen[:n] {
-			if prev == name {
-				return fmt.Errorf("member %q appears twice", clip(name))
+		if bit := nameBit(name); seenBits&bit == 0 {
+			seenBits |= bit
+		} else {
+			for _, prev := range seen[:n] {
+				if prev == name {
+					return fmt.Errorf("member %q appears twice", clip(name))
+				}
 			}
 		}
 		if n == MaxMembers {
@@ -153,6 +161,17 @@ func Each(data string, fn func(name string, v Value) error) error {
 			return s.unexpected("',' or '}'")
 		}
 	}
+}
+
+// nameBit picks one of 64 bits for a member name, from its length and its
+// first, middle and last bytes: distinct for nearly every pair of claim
+// names, so a duplicate search runs almost only when there is a duplicate.
+func nameBit(name string) uint64 {
+	if name == "" {
+		return 1
+	}
+	h := uint(len(name))*31 + uint(name[0])*7 + uint(name[len(name)/2])*3 + uint(name[len(name)-1])
+	return 1 << (h & 63)
 }
 
 // Elements calls fn with every element of the JSON array raw (a Value of
@@ -283,11 +302,13 @@ const (
 // skipPlain returns the index of the first byte at or after i that is not
 // plain (see plain).
 func skipPlain(d string, i int) int {
-	for ; i+8 <= len(d); i += 8 {
-		w := uint64(d[i]) | uint64(d[i+1])<<8 | uint64(d[i+2])<<16 | uint64(d[i+3])<<24 |
-			uint64(d[i+4])<<32 | uint64(d[i+5])<<40 | uint64(d[i+6])<<48 | uint64(d[i+7])<<56
-		if special(w) {
-			break
+	// A read-only byte view of d: binary.LittleEndian compiles to one load.
+	b := unsafe.Slice(unsafe.StringData(d), len(d))
+	for ; i+8 <= len(b); i += 8 {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			// The lowest flagged byte is exact (a borrow only flags bytes
+			// above a true match): it is the first byte that is not plain.
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	for i < len(d) && plain[d[i]] {
@@ -296,16 +317,17 @@ func skipPlain(d string, i int) int {
 	return i
 }
 
-// special reports whether the word holds a byte below 0x20, '"', '\\' or
-// one with the high bit set. It may say true for a word of plain bytes (the
-// byte loop then settles it), never false for one that is not.
-func special(w uint64) bool {
-	hasLess := (w - ones*0x20) & ^w & highs // a byte < 0x20 (or >= 0x80)
+// special flags (high bit of each byte) the bytes of the little-endian word
+// w below 0x20, '"', '\\' or with the high bit set. Bytes above the lowest
+// flagged one may be flagged wrongly; the lowest flagged one never is, and no
+// such byte goes unflagged.
+func special(w uint64) uint64 {
+	hasLess := (w - ones*0x20) & ^w & highs // a byte < 0x20
 	quote := w ^ (ones * '"')
 	hasQuote := (quote - ones) & ^quote & highs
 	bslash := w ^ (ones * '\\')
 	hasBslash := (bslash - ones) & ^bslash & highs
-	return hasLess|hasQuote|hasBslash|(w&highs) != 0
+	return hasLess | hasQuote | hasBslash | (w & highs)
 }
 
 // str scans a string literal starting at s.i == '"'.
@@ -314,28 +336,43 @@ func (s *scanner) str() (Value, error) {
 		return Value{}, s.unexpected("a string")
 	}
 	start := s.i
+	escaped, err := s.stringBody()
+	if err != nil {
+		return Value{}, err
+	}
+	return Value{Raw: s.d[start:s.i], Kind: String, escaped: escaped}, nil
+}
+
+// skipString is str for a string nothing reads (inside an unused claim).
+func (s *scanner) skipString() error {
+	_, err := s.stringBody()
+	return err
+}
+
+// stringBody scans from the opening quote at s.i to just past the closing
+// one, and reports whether the string holds escapes.
+func (s *scanner) stringBody() (escaped bool, err error) {
 	s.i++
-	escaped := false
 	for {
 		s.i = skipPlain(s.d, s.i)
 		if s.i >= len(s.d) {
-			return Value{}, errors.New("not valid JSON: unterminated string")
+			return false, errors.New("not valid JSON: unterminated string")
 		}
 		switch c := s.d[s.i]; {
 		case c == '"':
 			s.i++
-			return Value{Raw: s.d[start:s.i], Kind: String, escaped: escaped}, nil
+			return escaped, nil
 		case c == '\\':
 			escaped = true
 			if err := s.escape(); err != nil {
-				return Value{}, err
+				return false, err
 			}
 		case c < 0x20:
-			return Value{}, fmt.Errorf("not valid JSON: control byte 0x%02x in a string", c)
+			return false, fmt.Errorf("not valid JSON: control byte 0x%02x in a string", c)
 		default:
 			r, size := utf8.DecodeRuneInString(s.d[s.i:])
 			if r == utf8.RuneError && size <= 1 {
-				return Value{}, fmt.Errorf("not valid JSON: invalid UTF-8 at offset %d", s.i)
+				return false, fmt.Errorf("not valid JSON: invalid UTF-8 at offset %d", s.i)
 			}
 			s.i += size
 		}
@@ -435,6 +472,10 @@ func (s *scanner) nested() error {
 				break // empty array: closed below
 			}
 			continue
+		case '"': // the common element: skip value's dispatch
+			if err := s.skipString(); err != nil {
+				return err
+			}
 		default:
 			if _, err := s.value(); err != nil {
 				return err

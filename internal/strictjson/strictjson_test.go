@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,7 +211,8 @@ func FuzzEach(f *testing.F) {
 }
 
 // TestSpecialNeverMisses: the word-at-a-time filter never passes over a byte
-// that needs a closer look, whatever its position and neighbours.
+// that needs a closer look, whatever its position and neighbours, and its
+// lowest flag is exactly the first such byte.
 func TestSpecialNeverMisses(t *testing.T) {
 	for b := range 256 {
 		for pos := range 8 {
@@ -223,11 +225,23 @@ func TestSpecialNeverMisses(t *testing.T) {
 					}
 					w |= uint64(c) << (8 * i)
 				}
-				if !plain[b] && !special(w) {
+				m := special(w)
+				if !plain[b] && m == 0 {
 					t.Fatalf("byte 0x%02x at %d among 0x%02x passed", b, pos, fill)
 				}
-				if plain[b] && plain[fill] && special(w) {
+				if plain[b] && plain[fill] && m != 0 {
 					t.Fatalf("false alarm on plain bytes 0x%02x at %d among 0x%02x", b, pos, fill)
+				}
+				// The lowest flag is the first byte that is not plain.
+				first := 8
+				for i := range 8 {
+					if !plain[byte(w>>(8*i))] {
+						first = i
+						break
+					}
+				}
+				if got := bits.TrailingZeros64(m) / 8; got != first {
+					t.Fatalf("byte 0x%02x at %d among 0x%02x: first flag at %d, first special byte at %d", b, pos, fill, got, first)
 				}
 			}
 		}

@@ -1,0 +1,191 @@
+package intune
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mamlogin/mamlogin/internal/strictjson"
+)
+
+const fixProfile = "Make the user JSON (User.Profile) carry \"id\" and \"auth_service\" equal to Config.AuthService, as Mattermost's user object does: the app enforces MAM only for a user whose auth_service matches IntuneAuthService."
+
+// successBody marshals the user JSON and checks that the app can enforce
+// MAM with it: "id" set, "auth_service" the published IntuneAuthService
+// (ignoring case, as the app compares). Anything else is a 500, never a 200
+// after which the app silently skips MAM enrollment.
+func successBody(u *User, svc AuthService) ([]byte, *AppError) {
+	var profile any = u.Profile
+	if profile == nil {
+		profile = map[string]string{"id": u.ID, "auth_service": string(svc)}
+	}
+	body, err := json.Marshal(profile)
+	if err != nil {
+		return nil, ErrStoreFailed.because("the profile of user %q does not marshal to JSON: %v", u.ID, err).fixedBy(fixProfile)
+	}
+	var id, authService string
+	var hasID, hasService bool
+	err = strictjson.Each(decoded(body), func(name string, v strictjson.Value) error {
+		switch name {
+		case "id":
+			id, hasID = v.Str()
+		case "auth_service":
+			authService, hasService = v.Str()
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, ErrStoreFailed.because("the profile of user %q is not a JSON object: %v", u.ID, err).fixedBy(fixProfile)
+	case !hasID || id == "":
+		return nil, ErrStoreFailed.because("the profile of user %q has no \"id\"", u.ID).fixedBy(fixProfile)
+	case !hasService || !strings.EqualFold(authService, string(svc)):
+		return nil, ErrStoreFailed.because("the profile of user %q has auth_service %q, the published IntuneAuthService is %q: the app would skip MAM enrollment",
+			u.ID, clipFact(authService), svc).fixedBy(fixProfile)
+	}
+	return body, nil
+}
+
+// fail answers e as the contract's app_error and logs it (rate-limited).
+func (h *LoginHandler) fail(w http.ResponseWriter, r *http.Request, a *signInAttempt, e *AppError) {
+	status := e.StatusCode
+	if e.Retry == RetryOnce {
+		status = h.retryStatus
+	}
+	msg := e.Message
+	if h.messages != nil {
+		if m := h.messages(r, e.ID, e.Message); m != "" {
+			msg = m
+		}
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	if status == http.StatusUnauthorized {
+		hdr.Set("WWW-Authenticate", `Bearer error="invalid_token"`) // RFC 6750; nothing more: no internals
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(appErrorBody(make([]byte, 0, 256), e.ID, msg, a.rid, status))
+
+	if e.Facts == (TokenFacts{}) && a.claims != nil {
+		e.Facts = a.claims.facts(a.claims.kid) // a failure after validation: the verified facts
+	}
+	took := time.Since(a.start)
+	if h.failures.allow() {
+		e.readUnverified()
+		h.logFailure(r, a, e, status, took)
+	}
+	h.emit(a, e, status, took)
+}
+
+// logFailure writes the admin's record of one failure: the ID, the cause,
+// the next step that fits the reason, the reason, and the safe token facts.
+func (h *LoginHandler) logFailure(r *http.Request, a *signInAttempt, e *AppError, status int, took time.Duration) {
+	level := slog.LevelWarn
+	if status >= 500 && status != http.StatusNotImplemented {
+		level = slog.LevelError
+	}
+	next := e.NextStep()
+	if e.identity && h.idAttribute != "" {
+		next += " Set " + h.idAttribute + " = objectId for the enforced provider, and confirm objectId <-> oid alignment."
+	}
+	f := e.Facts
+	h.log.LogAttrs(r.Context(), level, "intune: sign-in failed",
+		slog.String("request_id", a.rid),
+		slog.String("error_id", e.ID),
+		slog.Int("status", status),
+		slog.String("reason", e.Reason),
+		slog.String("cause", e.AdminCause),
+		slog.String("next_step", next),
+		slog.String("retry", string(e.Retry)),
+		slog.String("fallback", string(e.Fallback)),
+		slog.Group("token",
+			slog.Bool("verified", f.Verified),
+			slog.String("tid", f.TenantID), slog.String("oid", f.ObjectID), slog.String("aud", f.Audience),
+			slog.String("azp", f.AuthorizedParty), slog.String("kid", f.KeyID), slog.Int64("exp", f.ExpiresAt),
+			slog.String("iss", f.Issuer), slog.String("ver", f.Version)),
+		slog.String("user_agent", clipFact(r.UserAgent())),
+		slog.Duration("took", took),
+	)
+}
+
+// succeeded logs a sign-in at the host's chosen level and reports it.
+func (h *LoginHandler) succeeded(r *http.Request, a *signInAttempt) {
+	took := time.Since(a.start)
+	if h.log.Enabled(r.Context(), h.successLevel) {
+		c := a.claims
+		h.log.LogAttrs(r.Context(), h.successLevel, "intune: signed in",
+			slog.String("request_id", a.rid), slog.String("user_id", a.user.ID), slog.Bool("created", a.created),
+			slog.String("oid", c.ObjectID), slog.String("tid", c.TenantID), slog.String("auth_service", string(a.b.cfg.AuthService)),
+			slog.Duration("took", took))
+	}
+	h.emit(a, nil, http.StatusOK, took)
+}
+
+// emit hands the attempt's event to the host's receiver, never waiting.
+func (h *LoginHandler) emit(a *signInAttempt, e *AppError, status int, took time.Duration) {
+	if h.dispatch == nil {
+		return
+	}
+	ev := SignInEvent{RequestID: a.rid, Start: a.start, Duration: took, Outcome: OutcomeSuccess, Status: status}
+	if a.b.off == nil {
+		ev.Provider = a.b.cfg.AuthService
+	}
+	if a.req != nil {
+		ev.HasDeviceID, ev.HasVoIPDeviceID = a.req.deviceID != "", a.req.voipDeviceID != ""
+	}
+	if e != nil {
+		e.readUnverified()
+		ev.Outcome, ev.Reason, ev.Token = e.ID, e.Reason, e.Facts
+	} else {
+		ev.UserID, ev.Created, ev.Token = a.user.ID, a.created, a.claims.facts(a.claims.kid)
+	}
+	h.dispatch.Send(ev)
+}
+
+// appErrorBody appends the contract's app_error body. detailed_error is
+// always empty: validation internals are logged, never sent.
+func appErrorBody(b []byte, id, message, requestID string, status int) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, id)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, message)
+	b = append(b, `,"detailed_error":"","request_id":`...)
+	b = appendJSONString(b, requestID)
+	b = append(b, `,"status_code":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced, and <, > and & escaped
+// as encoding/json does (a host's message may hold any text).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			r = utf8.RuneError
+		}
+		b = utf8.AppendRune(b, r)
+		i += size
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,97 @@
+package intune
+
+import (
+	"time"
+
+	"github.com/mamlogin/mamlogin/internal/dispatch"
+	"github.com/mamlogin/mamlogin/internal/jwkscache"
+)
+
+// OutcomeSuccess is SignInEvent.Outcome for a sign-in that opened a session.
+const OutcomeSuccess = "success"
+
+// SignInEvent is one sign-in attempt as the handler answered it: for
+// metrics, alerting and audit. Every attempt that reaches the handler with
+// POST gives exactly one.
+type SignInEvent struct {
+	RequestID string
+	Start     time.Time
+	Duration  time.Duration
+	// Outcome is OutcomeSuccess or the error ID answered.
+	Outcome string
+	// Status is the HTTP status answered.
+	Status int
+	// Provider is the enforced provider of the configuration the attempt
+	// ran on ("" when Intune MAM was not configured).
+	Provider AuthService
+	// HasDeviceID and HasVoIPDeviceID say whether the request carried the
+	// push device ids (the app sends them on a real device).
+	HasDeviceID, HasVoIPDeviceID bool
+	// UserID is the signed-in user on success; Created is true when this
+	// sign-in created that user (OpenID Connect JIT).
+	UserID  string
+	Created bool
+	// Token holds what is known of the token. Token.Verified is false when
+	// these are a rejected token's claims (clipped), not facts.
+	Token TokenFacts
+	// Reason is the internal reason of a failure: for the audit trail, never
+	// for the client.
+	Reason string
+}
+
+// WithEvents receives one SignInEvent per sign-in attempt, on a goroutine of
+// the handler's: it never blocks or fails a sign-in. A receiver that falls
+// behind by more than 1024 events loses the excess (counted in
+// LoginHandler.EventsDropped); a panic in it is recovered and logged.
+func WithEvents(receive func(SignInEvent)) HandlerOption {
+	return func(h *LoginHandler) { h.events = receive }
+}
+
+// KeySetEvent is one fetch of the tenant's key set.
+type KeySetEvent struct {
+	TenantID string
+	URL      string // the key-set URL, without query; "" when discovery failed first
+	Trigger  string // "start", "schedule", "unknown_kid" or "manual"
+	Err      error  // nil when the fetch succeeded
+	// Keys is the number of usable keys held after the fetch; Skipped the
+	// number of keys of the fetched set that are not used.
+	Keys, Skipped int
+	// Added and Removed are the kids that appeared in, or left, the held
+	// set: a rotation seen. Both are empty on the first fetch.
+	Added, Removed []string
+	// ServerDate is Entra's Date header; ClockOffset is that date minus this
+	// server's clock (positive: this server is behind). Zero when unknown.
+	ServerDate  time.Time
+	ClockOffset time.Duration
+	At          time.Time
+	Took        time.Duration
+}
+
+// WithKeySetEvents receives one KeySetEvent per fetch of the key set, on a
+// goroutine of the Validator's (stopped by Close): it never delays a fetch
+// or a sign-in. Give it to the validators a LoginHandler builds with
+// WithValidatorOptions.
+func WithKeySetEvents(receive func(KeySetEvent)) Option {
+	return func(o *options) { o.keySetEvents = receive }
+}
+
+// eventBuffer bounds the events in flight to a slow receiver.
+const eventBuffer = 1024
+
+func keySetEvent(tenant string, f jwkscache.Fetch) KeySetEvent {
+	e := KeySetEvent{TenantID: tenant, URL: f.URL, Trigger: string(f.Trigger), Err: f.Err, Keys: f.Keys,
+		Skipped: len(f.Skipped), Added: f.Added, Removed: f.Removed, ServerDate: f.ServerDate, At: f.At, Took: f.Took}
+	if !f.ServerDate.IsZero() {
+		e.ClockOffset = f.ServerDate.Sub(f.At.Truncate(time.Second))
+	}
+	return e
+}
+
+// newDispatcher starts the goroutine that feeds receive, or returns nil when
+// there is nothing to feed.
+func newDispatcher[T any](receive func(T), onPanic func(any)) *dispatch.Dispatcher[T] {
+	if receive == nil {
+		return nil
+	}
+	return dispatch.New(eventBuffer, receive, onPanic)
+}
