@@ -33,6 +33,10 @@ const (
 	CheckScope     = "scope"      // scp holds login.mattermost
 	CheckClient    = "client"     // azp is an allowed mobile app, when a list is configured
 	CheckObjectID  = "object_id"  // oid present and a GUID
+
+	// CheckUser is Diagnose's last check when given WithUserStore: the user
+	// this token would sign in as, as the login handler would resolve it.
+	CheckUser = "user"
 )
 
 // need is what a step needs from the steps before it.
@@ -153,8 +157,22 @@ func (v *verifier) passKeySet(*attempt) string {
 		if len(st.Fetch.Skipped) > 0 {
 			s += fmt.Sprintf(" (%d skipped: %v)", len(st.Fetch.Skipped), st.Fetch.Skipped)
 		}
+		s += clockNote(keySetEvent(v.tenant, st.Fetch).ClockOffset, st.Fetch.ServerDate)
 	}
 	return s
+}
+
+// clockNote says how this server's clock compares with Entra's Date.
+func clockNote(offset time.Duration, entra time.Time) string {
+	switch {
+	case entra.IsZero():
+		return "; Entra sent no Date: clock offset unknown"
+	case offset > maxQuietSkew:
+		return fmt.Sprintf("; WARNING: this server's clock is %s behind Entra's (tokens fail at 5m: synchronise it with NTP)", offset)
+	case offset < -maxQuietSkew:
+		return fmt.Sprintf("; WARNING: this server's clock is %s ahead of Entra's (tokens expire early: synchronise it with NTP)", -offset)
+	}
+	return fmt.Sprintf("; clock within %s of Entra's", maxQuietSkew)
 }
 
 func (v *verifier) checkFormat(a *attempt) *AppError {

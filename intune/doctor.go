@@ -2,10 +2,15 @@ package intune
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/MicahParks/keyfunc/v3"
 
 	"github.com/mamlogin/mamlogin/internal/jwkscache"
+	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
 
 // Report is what Diagnose found.
@@ -84,8 +89,81 @@ func Diagnose(ctx context.Context, cfg Config, rawToken string, opts ...Option) 
 		}
 		r.Checks = append(r.Checks, c)
 	}
-	r.OK = r.Verdict() == "" && len(r.Checks) == len(steps)
+	if d.store != nil {
+		r.Checks = append(r.Checks, d.checkUser(ctx, cfg.AuthService, &a, blocker))
+	}
+	r.OK = r.Verdict() == ""
 	return r
+}
+
+// checkUser resolves the user as the login handler would, without creating
+// or syncing anyone.
+func (d *diagnosis) checkUser(ctx context.Context, svc AuthService, a *attempt, blocker *Check) Check {
+	switch {
+	case a.claims == nil:
+		return notRun(CheckUser, "no claims to find the user by", blocker)
+	case a.claims.ObjectID == "" || !isCanonicalGUID(a.claims.ObjectID):
+		return notRun(CheckUser, "no usable oid in the token", blocker)
+	case !svc.known():
+		return notRun(CheckUser, "no provider configured (AuthService)", blocker)
+	}
+	oid, note := a.claims.ObjectID, ""
+	if !a.verified {
+		note = " (the oid was read unverified)"
+	}
+	u, err := d.store.UserByObjectID(ctx, svc, oid)
+	switch {
+	case err == nil && u == nil:
+		return failed(CheckUser, ErrStoreFailed.because("UserByObjectID(%q) returned neither a user nor an error", oid).fixedBy(fixStoreNil))
+	case errors.Is(err, ErrUserNotFound):
+		switch {
+		case !svc.createsUsers():
+			return failed(CheckUser, ErrAccountNotFound.because("no user has objectId %q for provider %q, and mobile sign-in never creates SAML users%s", oid, svc, note))
+		case !hasAddress(a.claims):
+			return failed(CheckUser, ErrMissingClaims.because("no user has objectId %q for provider %q yet, and the token carries no address to create one%s", oid, svc, note).fixedBy(fixNoEmail))
+		}
+		return Check{Name: CheckUser, OK: true, Detail: fmt.Sprintf("no user has objectId %s for provider %s yet: the first sign-in creates one (email %q)%s",
+			oid, svc, address(a.claims), note)}
+	case err != nil:
+		return failed(CheckUser, storeError(err, "looking up objectId %q", oid))
+	}
+	if e := admissible(u); e != nil {
+		return failed(CheckUser, e)
+	}
+	return Check{Name: CheckUser, OK: true, Detail: fmt.Sprintf("signs in as user %s%s (objectId %s, provider %s)%s", u.ID, who(u), oid, svc, note)}
+}
+
+// address is the email a new user would be given.
+func address(c *Claims) string {
+	switch {
+	case c.Email != "":
+		return c.Email
+	case isAddress(c.UPN):
+		return c.UPN
+	}
+	return c.PreferredUsername
+}
+
+// who names a user from the host's user JSON: its username and email, if
+// it has them.
+func who(u *User) string {
+	body, err := json.Marshal(u.Profile)
+	if err != nil || u.Profile == nil {
+		return ""
+	}
+	var parts []string
+	_ = strictjson.Each(string(body), func(name string, v strictjson.Value) error {
+		if name == "username" || name == "email" {
+			if s, ok := v.Str(); ok && s != "" {
+				parts = append(parts, name+" "+clipFact(s))
+			}
+		}
+		return nil
+	})
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // DiagnoseConfig runs the "config" and "keyset" checks alone: is the
@@ -113,11 +191,12 @@ func DiagnoseConfig(ctx context.Context, cfg Config, opts ...Option) *Report {
 // diagnosis is a verifier over the key set of one fetch.
 type diagnosis struct {
 	v          verifier
-	payloadErr string // why the payload could not be decoded
+	store      UserStore // nil: no user check
+	payloadErr string    // why the payload could not be decoded
 }
 
 func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
-	d := &diagnosis{v: newVerifier(cfg, o)}
+	d := &diagnosis{v: newVerifier(cfg, o), store: o.store}
 	if err := cfg.checkForValidator(); err != nil {
 		d.v.configErr = ErrNotConfigured.because("%v", err)
 		return d

@@ -2,6 +2,7 @@ package intune_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -211,4 +212,89 @@ func TestDiagnoseConfig(t *testing.T) {
 	assert.False(t, r.OK)
 	assert.False(t, r.Checks[1].OK)
 	assert.Contains(t, r.Checks[1].Detail, "status 400", "the fake Entra rejects an unknown tenant as Entra does")
+}
+
+// TestDiagnoseKnowsTheUsers: with the host's store the doctor answers the
+// checklist's first question, gives the ID sign-in would answer, and never
+// creates or changes a user.
+func TestDiagnoseKnowsTheUsers(t *testing.T) {
+	tenant := newTenant(t)
+	noAddress := []it.TokenOption{it.WithoutClaim("email"), it.WithClaim("preferred_username", "alice")}
+	tests := []struct {
+		name    string
+		service intune.AuthService
+		user    *it.Profile
+		store   func(s *it.Store) intune.UserStore
+		token   []it.TokenOption
+		wantID  string // "" means the check passes
+		detail  string
+	}{
+		{"existing user", intune.AuthServiceOpenID, &it.Profile{Username: "alice", Email: "alice@contoso.com"}, nil, nil, "", "username alice"},
+		{"bot", intune.AuthServiceOpenID, &it.Profile{Username: "bot", IsBot: true}, nil, nil, intune.ErrBotLoginForbidden.ID, "bot"},
+		{"locked", intune.AuthServiceSAML, &it.Profile{Username: "gone", DeleteAt: 1}, nil, nil, intune.ErrAccountLocked.ID, "deactivated"},
+		{"new OpenID user", intune.AuthServiceOffice365, nil, nil, nil, "", "first sign-in creates one"},
+		{"new OpenID user without an address", intune.AuthServiceOpenID, nil, nil, noAddress, intune.ErrMissingClaims.ID, "no address"},
+		{"new SAML user", intune.AuthServiceSAML, nil, nil, nil, intune.ErrAccountNotFound.ID, "never creates SAML users"},
+		{"broken store", intune.AuthServiceOpenID, nil, func(s *it.Store) intune.UserStore {
+			s.Fail(errors.New("connection refused"))
+			return s
+		}, nil, intune.ErrStoreFailed.ID, "connection refused"},
+		{"store's own row", intune.AuthServiceOpenID, nil, func(s *it.Store) intune.UserStore {
+			return storeFunc{Store: s, lookup: func(context.Context, intune.AuthService, string) (*intune.User, error) {
+				return nil, errCreationBlocked
+			}}
+		}, nil, errCreationBlocked.ID, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tenant.Config()
+			cfg.AuthService = tt.service
+			s := it.NewStore()
+			if tt.user != nil {
+				s.Add(tt.service, it.UserOID, *tt.user)
+			}
+			var store intune.UserStore = s
+			if tt.store != nil {
+				store = tt.store(s)
+			}
+			tok := tenant.Token(tt.token...)
+			r := intune.Diagnose(t.Context(), cfg, tok, intune.WithKeySetLogger(quiet), intune.WithUserStore(store))
+			require.Len(t, r.Checks, len(checkOrder)+1)
+			user := r.Checks[len(r.Checks)-1]
+			assert.Equal(t, intune.CheckUser, user.Name)
+			assert.Equal(t, tt.wantID, user.ErrorID, user.Detail)
+			assert.Equal(t, tt.wantID == "", user.OK)
+			assert.Contains(t, user.Detail, tt.detail)
+			assert.Equal(t, tt.wantID, r.Verdict())
+			assert.Zero(t, s.Creates.Load()+s.Syncs.Load(), "the doctor never creates or changes a user")
+
+			// The verdict is what sign-in answers for this token and store.
+			v := newValidator(t, cfg)
+			rec := post(intune.NewLoginHandler(cfg, v, store, &it.Sessions{}, intune.WithLogger(quiet)), appBody(tok))
+			if tt.wantID == "" {
+				assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			} else {
+				assert.Equal(t, tt.wantID, decodeErr(t, rec).ID)
+			}
+		})
+	}
+}
+
+// TestDiagnoseShowsTheClockOffset: Entra's Date header tells how far this
+// server's clock is off, before any token fails for it.
+func TestDiagnoseShowsTheClockOffset(t *testing.T) {
+	tenant := newTenant(t)
+	r := intune.DiagnoseConfig(t.Context(), tenant.Config(), intune.WithKeySetLogger(quiet))
+	require.True(t, r.OK)
+	assert.Contains(t, r.Checks[1].Detail, "clock within 1m0s of Entra's")
+
+	behind := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Date", time.Now().Add(3*time.Minute).UTC().Format(http.TimeFormat))
+		_, _ = w.Write(tenant.KeySetJSON())
+	}))
+	defer behind.Close()
+	cfg := tenant.Config()
+	cfg.JWKSURL = behind.URL + "/keys"
+	r = intune.DiagnoseConfig(t.Context(), cfg, intune.WithKeySetLogger(quiet))
+	assert.Contains(t, r.Checks[1].Detail, "behind Entra's")
 }

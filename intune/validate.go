@@ -24,6 +24,7 @@ type options struct {
 	fetchTimeout time.Duration
 	logger       *slog.Logger
 	keySetEvents func(KeySetEvent)
+	store        UserStore   // Diagnose: answer for the user too
 	cacheClock   clock.Clock // tests of the refresh schedule
 }
 
@@ -45,6 +46,14 @@ func WithFetchTimeout(d time.Duration) Option { return func(o *options) { o.fetc
 // WithKeySetLogger sets where key-set events are logged: fetch failures, keys
 // skipped, rotations (default slog.Default()).
 func WithKeySetLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithUserStore makes Diagnose answer what the checklist asks first: does a
+// user with the token's oid exist for the enforced provider (and who), or
+// would the first sign-in create one, or would it answer 428 (SAML), 403 (a
+// bot) or 409 (a locked account). It adds the check "user" after
+// "object_id". Diagnose only calls UserByObjectID: it never creates or
+// changes a user. NewValidator ignores it.
+func WithUserStore(s UserStore) Option { return func(o *options) { o.store = s } }
 
 func buildOptions(opts []Option) options {
 	o := options{now: time.Now, logger: slog.Default()}
