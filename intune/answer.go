@@ -50,7 +50,7 @@ func successBody(u *User, svc AuthService) ([]byte, *AppError) {
 	return body, nil
 }
 
-// fail answers e as the contract's app_error and logs it (rate-limited).
+// fail answers e as an app_error body and logs it (rate-limited).
 func (h *LoginHandler) fail(w http.ResponseWriter, r *http.Request, a *signInAttempt, e *AppError) {
 	status := e.StatusCode
 	if e.Retry == RetryOnce {
@@ -146,7 +146,7 @@ func (h *LoginHandler) emit(a *signInAttempt, e *AppError, status int, took time
 	h.dispatch.Send(ev)
 }
 
-// appErrorBody appends the contract's app_error body. detailed_error is
+// appErrorBody appends the app_error body the app reads. detailed_error is
 // always empty: validation internals are logged, never sent.
 func appErrorBody(b []byte, id, message, requestID string, status int) []byte {
 	b = append(b, `{"id":`...)

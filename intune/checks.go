@@ -62,7 +62,8 @@ type step struct {
 	pass func(v *verifier, a *attempt) string
 }
 
-// steps is the contract's order of checks.
+// steps is the order of the checks: a failure decides the answer, so this
+// order decides which ID a token with several faults gets (docs/contract.md).
 var steps = [...]step{
 	{CheckConfig, needNothing, (*verifier).checkConfig, (*verifier).passConfig},
 	{CheckKeySet, needConfig, (*verifier).checkKeySet, (*verifier).passKeySet},

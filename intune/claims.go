@@ -19,10 +19,25 @@ import (
 // rest are as Entra issued them (Email needs the optional claim "email";
 // UPN is absent for guests; AuthorizedParty is set in v2 tokens).
 type Claims struct {
-	ObjectID, TenantID, Subject, Issuer, Audience, AuthorizedParty, Version, TokenID string
-	Scopes                                                                           []string
-	Email, PreferredUsername, UPN, Name, GivenName, FamilyName                       string
-	IssuedAt, NotBefore, ExpiresAt                                                   time.Time
+	ObjectID          string   // oid: the user's Entra objectId, a lower-case GUID; the user's identity
+	TenantID          string   // tid: the directory (tenant) ID
+	Subject           string   // sub: pairwise per app; not an identity across apps
+	Issuer            string   // iss: https://login.microsoftonline.com/<tid>/v2.0 in the public cloud
+	Audience          string   // aud: the server API app's client ID (or api://<client ID>)
+	AuthorizedParty   string   // azp: the client ID of the app that asked for the token (the mobile app)
+	Version           string   // ver: "2.0"
+	TokenID           string   // uti: Entra's unique token identifier
+	Scopes            []string // scp, split on spaces: holds login.mattermost
+	Email             string   // email: only with the optional claim "email" on the server API app
+	PreferredUsername string   // preferred_username: usually the UPN; not verified by Entra, never an identity
+	UPN               string   // upn: absent for guests and personal accounts
+	Name              string   // name: the display name
+	GivenName         string   // given_name
+	FamilyName        string   // family_name
+
+	IssuedAt  time.Time // iat
+	NotBefore time.Time // nbf
+	ExpiresAt time.Time // exp
 
 	// bad records claims present with the wrong JSON type, for the step
 	// that owns them to report. nil when there are none.

@@ -53,16 +53,16 @@ var clouds = map[string]cloud{
 // Config is the Intune MAM configuration (System Console > Environment >
 // Mobile Security). The zero value is "disabled".
 type Config struct {
-	Enable      bool
-	AuthService AuthService
-	TenantID    string // Directory (tenant) ID
-	ClientID    string // Application (client) ID of the server API app
+	Enable      bool        // Intune MAM sign-in is on
+	AuthService AuthService // the enforced provider: AuthServiceOpenID, AuthServiceOffice365 or AuthServiceSAML
+	TenantID    string      // Directory (tenant) ID
+	ClientID    string      // Application (client) ID of the server API app
 	// optional
 	Authority        string        // default "https://login.microsoftonline.com"; national clouds differ
 	JWKSURL          string        // overrides discovery of the key set (tests, proxies)
 	AllowedClientIDs []string      // allowed azp (mobile client app IDs); empty: any
-	Leeway           time.Duration // clock skew allowed on exp/nbf
-	HTTPClient       *http.Client
+	Leeway           time.Duration // clock skew allowed on exp/nbf, at most MaxLeeway
+	HTTPClient       *http.Client  // for Entra (proxy, TLS); copied, never changed; default: a client with a 10 s timeout
 }
 
 // MaxLeeway bounds Config.Leeway: more skew than this hides a broken clock.
@@ -74,9 +74,10 @@ const scopeName = "login.mattermost"
 // ConfigError names the configuration field that is wrong.
 type ConfigError struct {
 	Field  string // e.g. "TenantID"
-	Reason string
+	Reason string // what is wrong with it, and what a good value looks like
 }
 
+// Error says which field is wrong and why.
 func (e *ConfigError) Error() string { return "intune: config " + e.Field + ": " + e.Reason }
 
 // Check returns a *ConfigError naming the first bad or missing field. Fields
@@ -122,7 +123,7 @@ func (c Config) Check() error {
 }
 
 // complete reports whether Intune MAM is enabled with every required field
-// set and well formed: the "enabled and complete" of the contract.
+// set and well formed: "enabled and complete".
 func (c Config) complete() bool { return c.Enable && c.Check() == nil }
 
 // checkBaseURL applies the transport rule (https, or http on a loopback IP

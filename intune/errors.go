@@ -29,13 +29,13 @@ const (
 // errors.As(err, &appErr) yields the copy with its Reason.
 type AppError struct {
 	ID         string // e.g. "ent.intune.validate_token.token_expired.app_error"
-	StatusCode int
+	StatusCode int    // the HTTP status answered (WithRetryStatus may make the retry-once rows 401)
 	Message    string // user message; "" for silent errors
 
-	Retry         Retry
-	Fallback      Fallback
-	AdminCause    string // what is wrong, for the admin
-	AdminNextStep string // what the admin should do
+	Retry         Retry    // whether the app may try again
+	Fallback      Fallback // where the app sends the user
+	AdminCause    string   // what is wrong, for the admin
+	AdminNextStep string   // what the admin should do
 
 	// Reason is the concrete internal cause ("aud is X, expected Y"). It is
 	// logged for the admin and never sent to the client.
@@ -56,8 +56,14 @@ type AppError struct {
 // TokenFacts are the parts of a token that are safe to log: identifiers and
 // times, never the token, its signature or personal attributes.
 type TokenFacts struct {
-	TenantID, ObjectID, Audience, AuthorizedParty, KeyID, Issuer, Version string
-	ExpiresAt                                                             int64 // Unix seconds; 0 when unknown
+	TenantID        string // tid
+	ObjectID        string // oid
+	Audience        string // aud
+	AuthorizedParty string // azp (appid in a v1 token)
+	KeyID           string // kid of the header
+	Issuer          string // iss
+	Version         string // ver
+	ExpiresAt       int64  // exp, Unix seconds; 0 when unknown
 	// Verified is true when the facts come from claims whose signature
 	// verified. Unverified facts (the token named a key not in the set) are
 	// what the token claims, clipped: an attacker's words, not facts.
@@ -129,7 +135,7 @@ func (e *AppError) fixedBy(step string) *AppError {
 	return e
 }
 
-// appErrorJSON is the wire shape of the contract's app_error body.
+// appErrorJSON is the wire shape of the app_error body.
 type appErrorJSON struct {
 	ID            string `json:"id"`
 	Message       string `json:"message"`
@@ -138,15 +144,15 @@ type appErrorJSON struct {
 	StatusCode    int    `json:"status_code"`
 }
 
-// MarshalJSON writes the app_error body of the contract. detailed_error is
+// MarshalJSON writes the app_error body the app reads. detailed_error is
 // always empty: validation internals are logged, never sent.
 func (e *AppError) MarshalJSON() ([]byte, error) {
 	return json.Marshal(appErrorJSON{ID: e.ID, Message: e.Message, RequestID: e.RequestID, StatusCode: e.StatusCode})
 }
 
-// The catalog: one value per row of the contract's errors.tsv, in its order.
-// testdata/errors.tsv is a copy of that file and errors_test.go proves every
-// field here matches it.
+// The catalog: one value per documented error, in the order of the table in
+// docs/contract.md (generated from these values). The IDs, statuses and
+// messages are what the shipping app knows: they never change.
 var (
 	ErrNotAvailable = &AppError{
 		ID: "api.user.login_by_intune.not_available.app_error", StatusCode: http.StatusNotImplemented,
@@ -252,8 +258,8 @@ var (
 	}
 )
 
-// Catalog returns the documented errors in the order of the contract's
-// errors.tsv. The values are shared: do not modify them.
+// Catalog returns the documented errors, in a fixed order. The values are
+// shared: do not modify them.
 func Catalog() []*AppError {
 	return []*AppError{ErrNotAvailable, ErrNotConfigured, ErrBotLoginForbidden, ErrAccountLocked,
 		ErrProviderNotConfigured, ErrExtractAuthData, ErrAccountNotFound, ErrInvalidToken,

@@ -14,9 +14,9 @@ const OutcomeSuccess = "success"
 // metrics, alerting and audit. Every attempt that reaches the handler with
 // POST gives exactly one.
 type SignInEvent struct {
-	RequestID string
-	Start     time.Time
-	Duration  time.Duration
+	RequestID string        // the X-Request-ID answered (the client's, when sane)
+	Start     time.Time     // when the handler began
+	Duration  time.Duration // until the answer was written
 	// Outcome is OutcomeSuccess or the error ID answered.
 	Outcome string
 	// Status is the HTTP status answered.
@@ -29,8 +29,8 @@ type SignInEvent struct {
 	HasDeviceID, HasVoIPDeviceID bool
 	// UserID is the signed-in user on success; Created is true when this
 	// sign-in created that user (OpenID Connect JIT).
-	UserID  string
-	Created bool
+	UserID  string // "" on failure
+	Created bool   // this sign-in created the user
 	// Token holds what is known of the token. Token.Verified is false when
 	// these are a rejected token's claims (clipped), not facts.
 	Token TokenFacts
@@ -49,7 +49,7 @@ func WithEvents(receive func(SignInEvent)) HandlerOption {
 
 // KeySetEvent is one fetch of the tenant's key set.
 type KeySetEvent struct {
-	TenantID string
+	TenantID string // the tenant whose keys were fetched
 	URL      string // the key-set URL, without query; "" when discovery failed first
 	Trigger  string // "start", "schedule", "unknown_kid" or "manual"
 	Err      error  // nil when the fetch succeeded
@@ -61,10 +61,10 @@ type KeySetEvent struct {
 	Added, Removed []string
 	// ServerDate is Entra's Date header; ClockOffset is that date minus this
 	// server's clock (positive: this server is behind). Zero when unknown.
-	ServerDate  time.Time
-	ClockOffset time.Duration
-	At          time.Time
-	Took        time.Duration
+	ServerDate  time.Time     // zero when Entra sent no Date
+	ClockOffset time.Duration // zero when unknown
+	At          time.Time     // when the fetch ended
+	Took        time.Duration // how long it took (discovery and key set)
 }
 
 // WithKeySetEvents receives one KeySetEvent per fetch of the key set, on a

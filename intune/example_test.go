@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 
 	"github.com/mamlogin/mamlogin/intune"
 	"github.com/mamlogin/mamlogin/intune/intunetest"
@@ -64,4 +68,90 @@ func ExampleConfig_ClientConfig() {
 	cc := cfg.ClientConfig()
 	fmt.Println(cc["IntuneMAMEnabled"], cc["IntuneAuthService"], cc["IntuneScope"])
 	// Output: true office365 api://6a1f5c2e-9b7d-4d3e-8f21-0c4b7a9e3d15/login.mattermost
+}
+
+// memStore is a toy UserStore: a map from objectId to user. A real one is
+// a table with a unique constraint on (auth service, objectId); see the
+// example server's sqlstore package.
+type memStore struct{ users map[string]*intune.User }
+
+func (s *memStore) UserByObjectID(_ context.Context, svc intune.AuthService, oid string) (*intune.User, error) {
+	if u, ok := s.users[oid]; ok {
+		return u, nil
+	}
+	return nil, intune.ErrUserNotFound
+}
+
+func (s *memStore) CreateUser(_ context.Context, svc intune.AuthService, c *intune.Claims) (*intune.User, error) {
+	u := &intune.User{ID: "u-" + c.ObjectID[:8], Profile: map[string]string{
+		"id": "u-" + c.ObjectID[:8], "auth_service": string(svc), "email": c.Email}}
+	s.users[c.ObjectID] = u
+	return u, nil
+}
+
+func (s *memStore) SyncUser(_ context.Context, u *intune.User, _ *intune.Claims) (*intune.User, error) {
+	return u, nil
+}
+
+// tokenSessions is a toy SessionIssuer: the app reads the Token header.
+type tokenSessions struct{}
+
+func (tokenSessions) IssueSession(_ context.Context, w http.ResponseWriter, _ *http.Request, s *intune.SignIn) error {
+	w.Header().Set("Token", "session-of-"+s.User.ID)
+	return nil
+}
+
+// The sign-in endpoint, mounted where the shipping app posts, with the
+// host's user store and sessions. The first sign-in of an OpenID Connect
+// user creates it.
+func ExampleNewLoginHandler() {
+	tenant := intunetest.NewTenant() // in production: your Config, and no fake tenant
+	defer tenant.Close()
+	cfg := tenant.Config()
+	v, err := intune.NewValidator(context.Background(), cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer v.Close()
+	h := intune.NewLoginHandler(cfg, v, &memStore{users: map[string]*intune.User{}}, tokenSessions{},
+		intune.WithRetryStatus(http.StatusUnauthorized)) // the shipping app retries only on 401
+	defer h.Close()
+	mux := http.NewServeMux()
+	mux.Handle("POST /oauth/intune", h)
+	mux.Handle("POST /api/v4/users/login/intune", h)
+
+	// What the app sends.
+	body := `{"device_id":"apple_rn-v2:1234","voip_device_id":"","access_token":"` + tenant.Token() + `"}`
+	req := httptest.NewRequest(http.MethodPost, "/oauth/intune", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Requested-With", "XMLHttpRequest")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Header().Get("Token"))
+	// Output: 200 session-of-u-9f3b7c1e
+}
+
+// Diagnose runs every check on a captured token and says, for each, what
+// sign-in would answer and what to do. With the host's store it also says
+// who the token signs in as.
+func ExampleDiagnose() {
+	tenant := intunetest.NewTenant()
+	defer tenant.Close()
+	cfg := tenant.Config()
+	cfg.AuthService = intune.AuthServiceSAML
+	store := intunetest.NewStore() // no user yet: SAML never creates one
+
+	r := intune.Diagnose(context.Background(), cfg, tenant.Token(intunetest.WithClaim("scp", "User.Read")),
+		intune.WithUserStore(store), intune.WithKeySetLogger(slog.New(slog.DiscardHandler)))
+	for _, c := range r.Checks {
+		if !c.OK {
+			fmt.Println(c.Name, c.ErrorID)
+		}
+	}
+	fmt.Println("sign-in answers", r.Verdict())
+	// Output:
+	// scope ent.intune.validate_token.invalid_token.app_error
+	// user ent.intune.login.account_not_found.app_error
+	// sign-in answers ent.intune.validate_token.invalid_token.app_error
 }

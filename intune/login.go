@@ -54,7 +54,7 @@ func WithRetryStatus(code int) HandlerOption { return func(h *LoginHandler) { h.
 // WithMessages localises user messages per request (e.g. by Accept-Language): it gets the
 // error ID and the documented English text ("" for silent rows); returning "" keeps English.
 // It may give a silent row text (the real server says "Microsoft Intune authentication is
-// not configured." where the contract is silent; the app shows an empty message as
+// not configured." where the catalog is silent; the app shows an empty message as
 // "Response with status code N").
 func WithMessages(msg func(r *http.Request, id, english string) string) HandlerOption {
 	return func(h *LoginHandler) { h.messages = msg }
@@ -119,7 +119,7 @@ type LoginHandler struct {
 
 // NewLoginHandler returns the sign-in endpoint for cfg, validating tokens
 // with v, resolving users by oid through store and opening sessions through
-// sessions. It applies the contract's gates in order (available, enabled and
+// sessions. It applies the gates in order (available, enabled and
 // complete, provider configured), then validates, resolves and signs in.
 // Every failure is answered with its app_error and logged once.
 //
@@ -223,7 +223,7 @@ func (h *LoginHandler) signIn(w http.ResponseWriter, r *http.Request, a *signInA
 	return body, nil
 }
 
-// gates are the contract's check 1: available, enabled and complete (on a
+// gates are the first checks: available, enabled and complete (on a
 // Validator built for it), the provider configured in the host.
 func (h *LoginHandler) gates(ctx context.Context, b *binding) *AppError {
 	if h.available != nil && !h.available(ctx) {

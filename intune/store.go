@@ -69,10 +69,10 @@ type UserStore interface {
 
 // SignIn is one successful sign-in, handed to the host to open a session.
 type SignIn struct {
-	User         *User
-	Claims       *Claims
-	DeviceID     string // push device id from the request, e.g. "apple_rn-v2:<token>"; may be empty
-	VoIPDeviceID string // VoIP push device id from the request; may be empty
+	User         *User   // the user signing in, as the store returned it
+	Claims       *Claims // the token's verified claims
+	DeviceID     string  // push device id from the request, e.g. "apple_rn-v2:<token>"; may be empty
+	VoIPDeviceID string  // VoIP push device id from the request; may be empty
 }
 
 // SessionIssuer opens the host's session.

@@ -235,22 +235,22 @@ func (v *Validator) Close() error {
 
 // KeySetStats are the key cache's counters, for the host's metrics.
 type KeySetStats struct {
-	Fetches      uint64    // fetch attempts (start-up, scheduled, for unknown kids, manual)
-	Failures     uint64    // attempts that failed (the last good keys were kept)
-	UnknownKID   uint64    // tokens naming a kid not in the set
-	RateLimited  uint64    // of those, answered without a fetch (one ran less than the interval ago)
-	Keys         int       // usable keys now
-	LastSuccess  time.Time // zero if never
-	LastFailure  time.Time // zero if never
-	LastError    string    // of the last failed fetch
-	JWKSURL      string    // where the keys come from (discovered or configured), without query
-	RefreshEvery time.Duration
-	MinInterval  time.Duration
+	Fetches      uint64        // fetch attempts (start-up, scheduled, for unknown kids, manual)
+	Failures     uint64        // attempts that failed (the last good keys were kept)
+	UnknownKID   uint64        // tokens naming a kid not in the set
+	RateLimited  uint64        // of those, answered without a fetch (one ran less than the interval ago)
+	Keys         int           // usable keys now
+	LastSuccess  time.Time     // zero if never
+	LastFailure  time.Time     // zero if never
+	LastError    string        // of the last failed fetch
+	JWKSURL      string        // where the keys come from (discovered or configured), without query
+	RefreshEvery time.Duration // the scheduled refresh interval
+	MinInterval  time.Duration // the least time between two refreshes for unknown kids
 	// ServerDate is the Date header of Entra's last answer, and ClockOffset
 	// that date minus this server's clock when it arrived (to the second):
 	// positive when this server's clock is behind Entra's.
-	ServerDate  time.Time
-	ClockOffset time.Duration
+	ServerDate  time.Time     // zero until Entra has sent a Date
+	ClockOffset time.Duration // zero while unknown
 }
 
 // KeySetStats returns a snapshot of the key cache's counters.

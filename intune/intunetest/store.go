@@ -14,15 +14,15 @@ import (
 // Profile is the user JSON the Store's users carry: what a Mattermost-like
 // server returns, with the fields the app reads (id, auth_service).
 type Profile struct {
-	ID          string `json:"id"`
-	Username    string `json:"username"`
-	Email       string `json:"email"`
-	FirstName   string `json:"first_name"`
-	LastName    string `json:"last_name"`
-	AuthService string `json:"auth_service"`
-	AuthData    string `json:"auth_data"` // the objectId
-	IsBot       bool   `json:"is_bot"`
-	DeleteAt    int64  `json:"delete_at"`
+	ID          string `json:"id"`           // made up when empty
+	Username    string `json:"username"`     // from preferred_username or upn
+	Email       string `json:"email"`        // from email
+	FirstName   string `json:"first_name"`   // from given_name
+	LastName    string `json:"last_name"`    // from family_name
+	AuthService string `json:"auth_service"` // the provider, as the app compares it with IntuneAuthService
+	AuthData    string `json:"auth_data"`    // the objectId
+	IsBot       bool   `json:"is_bot"`       // a bot account
+	DeleteAt    int64  `json:"delete_at"`    // non-zero: deactivated
 }
 
 // Store is an in-memory intune.UserStore keyed by (service, objectId), safe
@@ -34,6 +34,7 @@ type Store struct {
 	// Err, when set, is returned by every method (a broken database).
 	err atomic.Pointer[error]
 
+	// Creates and Syncs count the users created and synced.
 	Creates, Syncs atomic.Int64
 	// BeforeCreate, when set, runs inside CreateUser before the insert (tests
 	// use it to line up concurrent creations).
@@ -86,6 +87,8 @@ func (s *Store) User(service intune.AuthService, oid string) *intune.User {
 	return s.users[string(service)+"/"+oid]
 }
 
+// UserByObjectID returns the user with objectId oid for service, or
+// intune.ErrUserNotFound.
 func (s *Store) UserByObjectID(_ context.Context, service intune.AuthService, oid string) (*intune.User, error) {
 	if err := s.failing(); err != nil {
 		return nil, err
@@ -96,6 +99,9 @@ func (s *Store) UserByObjectID(_ context.Context, service intune.AuthService, oi
 	return nil, intune.ErrUserNotFound
 }
 
+// CreateUser adds a user made from the claims, as a first sign-in does; a
+// user who exists already is an error wrapping intune.ErrUserExists (a
+// unique constraint's answer).
 func (s *Store) CreateUser(_ context.Context, service intune.AuthService, c *intune.Claims) (*intune.User, error) {
 	if err := s.failing(); err != nil {
 		return nil, err
@@ -116,6 +122,7 @@ func (s *Store) CreateUser(_ context.Context, service intune.AuthService, c *int
 	return u, nil
 }
 
+// SyncUser applies the token's attributes to u's profile and stores it.
 func (s *Store) SyncUser(_ context.Context, u *intune.User, c *intune.Claims) (*intune.User, error) {
 	if err := s.failing(); err != nil {
 		return nil, err
@@ -153,9 +160,12 @@ func profileFrom(p Profile, c *intune.Claims) Profile {
 type Sessions struct {
 	mu      sync.Mutex
 	signIns []intune.SignIn
-	Err     error
+	Err     error // when set, IssueSession fails with it
 }
 
+// IssueSession records the sign-in and sets the Token header to
+// "session-<user ID>"; with Err set it sets a Token header and fails (a
+// handler must take it back).
 func (s *Sessions) IssueSession(_ context.Context, w http.ResponseWriter, _ *http.Request, in *intune.SignIn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -9,7 +9,12 @@
 //	v, _ := intune.NewValidator(ctx, tenant.Config())
 //	claims, err := v.Validate(ctx, tenant.Token())
 //
-// It never touches the network beyond loopback.
+// It never touches the network beyond loopback. Like net/http/httptest it
+// panics on what can only be a broken test machine (no randomness for a
+// key), so that tests read without error plumbing.
+//
+// Besides the tenant: Store, an in-memory intune.UserStore, and Sessions, a
+// recording intune.SessionIssuer.
 package intunetest
 
 import (
@@ -36,18 +41,18 @@ import (
 const (
 	TenantID       = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	ClientID       = "6a1f5c2e-9b7d-4d3e-8f21-0c4b7a9e3d15" // the server API app (aud)
-	MobileClientID = "64e9952b-20eb-46dc-92ad-99089ed24903" // the mobile app (azp): the Beta client of the contract
+	MobileClientID = "64e9952b-20eb-46dc-92ad-99089ed24903" // the mobile app (azp): the shipping app's Beta client ID
 	UserOID        = "9f3b7c1e-2a4d-4e6f-8b0a-1c2d3e4f5a6b"
 )
 
 // Key is a signing key of the fake tenant.
 type Key struct {
-	ID      string // kid, equal to x5t as at Entra
-	Private *rsa.PrivateKey
+	ID      string          // kid, equal to x5t as at Entra
+	Private *rsa.PrivateKey // signs the tokens
 	// Issuer and Cloud are published with the key as Entra's "issuer" and
 	// "cloud_instance_name"; "" leaves the member out.
-	Issuer string
-	Cloud  string
+	Issuer string // e.g. "https://login.microsoftonline.com/{tenantid}/v2.0"
+	Cloud  string // e.g. "microsoftonline.com"
 	// OmitIssuer publishes the key with no "issuer" member at all, as in
 	// Entra's v1 key sets.
 	OmitIssuer bool
@@ -105,9 +110,9 @@ func (k *Key) JWK() map[string]any {
 
 // Tenant is a fake Entra tenant served on loopback.
 type Tenant struct {
-	TenantID       string
-	ClientID       string
-	MobileClientID string
+	TenantID       string // the directory (tenant) ID, tid
+	ClientID       string // the server API app, aud
+	MobileClientID string // the mobile app, azp
 	// Now is the clock tokens are dated by (iat, nbf, exp). Default time.Now.
 	Now func() time.Time
 
@@ -171,9 +176,11 @@ func (t *Tenant) Config() intune.Config {
 		TenantID: t.TenantID, ClientID: t.ClientID, Authority: t.URL()}
 }
 
-// DiscoveryHits and KeysHits count requests served.
+// DiscoveryHits counts the discovery documents served.
 func (t *Tenant) DiscoveryHits() int64 { return t.discoveryHits.Load() }
-func (t *Tenant) KeysHits() int64      { return t.keysHits.Load() }
+
+// KeysHits counts the key-set requests served (including failing ones).
+func (t *Tenant) KeysHits() int64 { return t.keysHits.Load() }
 
 // SigningKey returns the key tokens are signed with.
 func (t *Tenant) SigningKey() *Key {

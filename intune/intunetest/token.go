@@ -11,7 +11,11 @@ import (
 
 // User is the person a forged token is about.
 type User struct {
-	OID, Email, Name, GivenName, FamilyName string
+	OID        string // oid, a lower-case GUID
+	Email      string // email and preferred_username
+	Name       string // name
+	GivenName  string // given_name
+	FamilyName string // family_name
 }
 
 // DefaultUser is who Token signs in by default.
