@@ -178,7 +178,7 @@ func clockNote(offset time.Duration, entra time.Time) string {
 
 func (v *verifier) checkFormat(a *attempt) *AppError {
 	if e := a.tokBuf.parse(a.raw); e != nil {
-		return e
+		return e.fixedBy(fixFormat)
 	}
 	a.tok = &a.tokBuf
 	return nil
@@ -191,6 +191,9 @@ func passFormat(_ *verifier, a *attempt) string {
 	}
 	return s
 }
+
+// fixFormat is the next step for a token that is not a compact JWS.
+const fixFormat = "The client did not post an Entra access token as issued: it must send the bare compact token (three base64url parts; no Bearer prefix, quotes or whitespace) in access_token. Check the client, or a proxy that rewrites request bodies."
 
 // checkAlgorithm pins the algorithm: whatever else the header says, only
 // RSASSA-PKCS1-v1_5 with SHA-256 is ever computed.

@@ -230,3 +230,20 @@ func TestNoKeysYetIsTheServersFault(t *testing.T) {
 	_, err = v.Validate(t.Context(), tenant.Token())
 	require.NoError(t, err)
 }
+
+// TestUnreachableEntraIsNotAnHTTPSProblem: a refused connection is a
+// network problem; only a real downgrade gets the https-only next step.
+func TestUnreachableEntraIsNotAnHTTPSProblem(t *testing.T) {
+	tenant := newTenant(t)
+	cfg := tenant.Config()
+	cfg.JWKSURL = "http://127.0.0.1:1/keys" // nothing listens on port 1
+	v := newValidator(t, cfg, intune.WithKeyRefresh(time.Hour, time.Hour))
+	_, err := v.Validate(t.Context(), tenant.Token())
+	ae := requireAppError(t, err, intune.ErrJWKSInit)
+	assert.Contains(t, ae.NextStep(), "reaches the Entra authority")
+	assert.NotContains(t, ae.NextStep(), "redirects to http")
+
+	r := intune.Diagnose(t.Context(), tenant.Config(), "Bearer "+tenant.Token(), intune.WithKeySetLogger(quiet))
+	got := failures(t, r)
+	assert.Contains(t, got[intune.CheckFormat].NextStep, "no Bearer prefix")
+}

@@ -2,6 +2,7 @@ package intune
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -215,7 +216,7 @@ func keySetNextStep(err error) string {
 		return "Tenant ID or the authority is wrong: the discovery document belongs to another tenant or cloud"
 	case strings.Contains(msg, "status 400"), strings.Contains(msg, "status 404"):
 		return "Entra does not know this tenant: check Tenant ID (the Directory (tenant) ID GUID) and the authority"
-	case strings.Contains(msg, "refused"):
+	case errors.Is(err, jwkscache.ErrInsecureURL):
 		return "key material must come over https: fix the authority, the key-set URL or the proxy that redirects to http"
 	case strings.Contains(msg, "key set from"), strings.Contains(msg, "not a JWKS"):
 		return "the key-set URL does not serve a usable Entra key set: check JWKSURL or the proxy in front of Entra"

@@ -46,9 +46,10 @@ func IsLoopbackHost(host string) bool {
 	return a.Is4() && a.IsLoopback() || a == netip.IPv6Loopback()
 }
 
-// errDowngrade is returned when a fetch that started on https would continue
-// on http (a discovery jwks_uri or a redirect).
-var errDowngrade = errors.New("refused: key material that started on https may not continue over http")
+// ErrInsecureURL is wrapped by the errors of fetches refused under the
+// transport rule: an https fetch that would continue over http (a discovery
+// jwks_uri or a redirect), or http that leaves loopback.
+var ErrInsecureURL = errors.New("refused: key material travels only over https")
 
 // allowedNext applies the rule to a URL reached from start: from https only
 // https; from http on loopback, https or http on loopback.
@@ -57,12 +58,12 @@ func allowedNext(start, next *url.URL) error {
 		return nil
 	}
 	if start.Scheme == "https" {
-		return fmt.Errorf("%s: %w", Redact(next.String()), errDowngrade)
+		return fmt.Errorf("%s: %w (it started on https)", Redact(next.String()), ErrInsecureURL)
 	}
 	if next.Scheme == "http" && IsLoopbackHost(next.Hostname()) {
 		return nil
 	}
-	return fmt.Errorf("%s: refused: only https, or http on loopback", Redact(next.String()))
+	return fmt.Errorf("%s: %w (http is allowed on loopback only)", Redact(next.String()), ErrInsecureURL)
 }
 
 // Redact drops the query and fragment of a URL, for logs and reports.
