@@ -136,11 +136,7 @@ const clockSkew = 5 * time.Minute
 func (v *verifier) checkConfig(*attempt) *AppError { return v.configErr }
 
 func (v *verifier) passConfig(*attempt) string {
-	s := fmt.Sprintf("tenant %s, client %s, authority %s, scope %s", v.tenant, v.client, v.cfg.authority(), v.cfg.Scope())
-	if !v.cfg.Enable {
-		s += "; note: Enable is false, so sign-in answers " + ErrNotConfigured.ID
-	}
-	return s
+	return fmt.Sprintf("tenant %s, client %s, authority %s, scope %s", v.tenant, v.client, v.cfg.authority(), v.cfg.Scope())
 }
 
 func (v *verifier) checkKeySet(a *attempt) *AppError {

@@ -208,6 +208,12 @@ func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
 	}
 	d.v.keys = keys
 	d.v.keyfunc, _ = keyfunc.New(keyfunc.Options{Storage: keys}) // fails only without a storage
+	if !cfg.Enable {
+		// Sign-in answers not_configured whatever the token: say so first,
+		// and run the other checks as if it were enabled.
+		d.v.configErr = ErrNotConfigured.because("Intune MAM is disabled (Enable is false): every sign-in answers %s; the checks below ran as if it were enabled", ErrNotConfigured.ID).
+			fixedBy("Enable Microsoft Intune MAM in the Mobile Security settings once the checks below pass.")
+	}
 	return d
 }
 

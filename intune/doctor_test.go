@@ -298,3 +298,16 @@ func TestDiagnoseShowsTheClockOffset(t *testing.T) {
 	r = intune.DiagnoseConfig(t.Context(), cfg, intune.WithKeySetLogger(quiet))
 	assert.Contains(t, r.Checks[1].Detail, "behind Entra's")
 }
+
+// TestDiagnoseDisabled: sign-in answers not_configured whatever the token,
+// so the report's verdict does too; the other checks still run.
+func TestDiagnoseDisabled(t *testing.T) {
+	tenant := newTenant(t)
+	cfg := tenant.Config()
+	cfg.Enable = false
+	r := diagnose(t, cfg, tenant.Token())
+	got := failures(t, r)
+	require.Len(t, got, 1, "%v", got)
+	assert.Equal(t, intune.ErrNotConfigured.ID, r.Verdict())
+	assert.Contains(t, got[intune.CheckConfig].Detail, "disabled")
+}
