@@ -1,76 +1,237 @@
-// Command chatserver is a runnable stand-in for a Mattermost-like chat server
-// that signs users in with Intune MAM, using package intune. It needs no
-// Entra account and no internet: it embeds a fake Entra tenant on loopback
-// (package intunetest) and a dev-only endpoint that forges that tenant's
-// tokens, so the whole sign-in can be tried with curl:
-//
-//	go run ./examples/chatserver
-//	TOKEN=$(curl -s localhost:8065/dev/token)
-//	curl -si localhost:8065/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"device_id":"","access_token":"'$TOKEN'"}'
-//
-// Routes: POST /oauth/intune (where the shipping app posts) and
-// POST /api/v4/users/login/intune (the sign-in); GET /api/v4/users/me
-// (Authorization: Bearer <Token header>); GET /api/v4/config/client (the
-// Intune keys the app reads); GET /dev/token (a fresh token; query oid,
-// email, expired=1, aud, tid, scp, ver).
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
+	"github.com/mamlogin/mamlogin/examples/chatserver/sqlstore"
 	"github.com/mamlogin/mamlogin/intune"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8065", "listen address")
-	provider := flag.String("provider", "office365", "enforced provider: openid, office365 or saml")
-	retry401 := flag.Bool("retry-401", false, "answer invalid_token, token_expired and extract_auth_data with 401 (the shipping app retries only on 401); false gives the documented 400")
+	addr := flag.String("addr", "127.0.0.1:8065", "listen address (port 0: any free port)")
+	data := flag.String("data", defaultDataDir(), "data directory: the embedded SQLite database and the admin token (delete it to start over)")
+	dsn := flag.String("dsn", "", "database instead of the embedded one: postgres://user@host/db for PostgreSQL (replicas share one), or a SQLite file path")
+	adminToken := flag.String("admin-token", "", "the admin token for /api/v4/intune/* (or $CHATSERVER_ADMIN_TOKEN); default: kept in the data directory (SQLite) or generated (PostgreSQL)")
+	provider := flag.String("provider", "office365", "enforced provider of the configuration stored on first start: openid, office365 or saml")
+	authority := flag.String("authority", "", "Authority of the configuration stored on first start (default: this server's own fake tenant)")
+	documented := flag.Bool("documented-codes", false, "answer with the documented codes: 400 for invalid_token, token_expired and extract_auth_data, and no text for the silent rows (default: as the server the shipping app knows, 401 and text)")
+	retry401 := flag.Bool("retry-401", true, "deprecated: 401 is now the default; -documented-codes (or -retry-401=false) gives the documented 400")
+	lifetime := flag.Duration("session-lifetime", sqlstore.DefaultSessionLifetime, "how long a session lasts")
+	dev := flag.Bool("dev", true, "DEV ONLY: serve a fake Entra tenant and /dev/token (loopback clients only); -dev=false for a real tenant")
+	verbose := flag.Bool("v", false, "debug logging (every sign-in)")
 	flag.Parse()
 
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, options{service: intune.AuthService(*provider), retry401: *retry401, logger: log}); err != nil {
+
+	// Checked as the configuration they go into is: the error names the field.
+	if err := (intune.Config{Enable: true, AuthService: intune.AuthService(*provider), Authority: *authority,
+		TenantID: devTenantID, ClientID: devClientID}).Check(); err != nil {
+		fmt.Fprintf(os.Stderr, "chatserver: -provider or -authority: %v\n", err)
+		os.Exit(2)
+	}
+	o := options{dsn: *dsn, adminToken: *adminToken, provider: intune.AuthService(*provider), authority: *authority,
+		documentedCodes: *documented || !*retry401, sessionLifetime: *lifetime, dev: *dev, logger: log}
+	if o.adminToken == "" {
+		o.adminToken = os.Getenv("CHATSERVER_ADMIN_TOKEN")
+	}
+	if err := run(ctx, *addr, *data, o, os.Stdout); err != nil {
 		log.Error("chatserver", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr string, o options) error {
-	s, err := newServer(ctx, o)
-	if err != nil {
+// defaultDataDir is where the embedded database lives unless -data says
+// otherwise: the user's cache directory, so that a run leaves nothing in
+// the source tree.
+func defaultDataDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "mamlogin-chatserver")
+	}
+	return "chatserver-data"
+}
+
+// run resolves the database and the admin token, listens, serves, applies
+// the stored configuration, prints how to use the server, and serves until
+// ctx ends.
+func run(ctx context.Context, addr, dataDir string, o options, stdout io.Writer) error {
+	var where, tokenNote string
+	var err error
+	if o.dsn, where, err = database(o.dsn, dataDir); err != nil {
 		return err
 	}
-	defer s.Close()
+	if o.adminToken, tokenNote, err = adminToken(o.adminToken, o.dsn, dataDir); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	base := "http://" + ln.Addr().String()
-	fmt.Printf(`chatserver: listening on %s (provider %s, fake Entra tenant at %s)
-  client config: curl -s %s/api/v4/config/client
-  sign in:       TOKEN=$(curl -s %s/dev/token)
-                 curl -si %s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"device_id":"","access_token":"'$TOKEN'"}'
-  fail:          curl -si %s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"access_token":"'$(curl -s "%s/dev/token?expired=1")'"}'
-`, base, o.service, s.tenant.URL(), base, base, base, base, base)
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	base := baseURL(ln.Addr())
+	// The first line says where to reach the server (tests read it).
+	fmt.Fprintf(stdout, "chatserver: listening on %s\n", base)
+
+	s, err := newServer(ctx, o, base)
+	if err != nil {
+		ln.Close()
 		return err
 	}
-	return nil
+	defer s.Close()
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	shutdown := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	if err := s.Start(ctx); err != nil {
+		shutdown()
+		return err
+	}
+	banner(stdout, s, where, tokenNote)
+
+	select {
+	case <-ctx.Done():
+		shutdown()
+		return nil
+	case err := <-served:
+		return err
+	}
+}
+
+// database resolves -dsn: PostgreSQL as given, or a SQLite file, by
+// default chatserver.db in the data directory. The data directory is made
+// if missing (with SQLite it also keeps the admin token). where says, for
+// the banner, where the data lives and how to start over.
+func database(dsn, dataDir string) (resolved, where string, err error) {
+	if isPostgres(dsn) {
+		return dsn, "PostgreSQL " + redact(dsn) + " (to start over: drop and re-create that database)", nil
+	}
+	if dataDir, err = filepath.Abs(dataDir); err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", "", fmt.Errorf("data directory: %w", err)
+	}
+	if dsn == "" {
+		dsn = filepath.Join(dataDir, "chatserver.db")
+		return dsn, fmt.Sprintf("SQLite %s (to start over: stop the server and delete %s)", dsn, dataDir), nil
+	}
+	file := sqlitePath(dsn)
+	return dsn, fmt.Sprintf("SQLite %s (to start over: stop the server and delete %s, %s-wal and %s-shm)", file, file, file, file), nil
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// sqlitePath is a SQLite DSN without its query ("chat.db?_pragma=...").
+func sqlitePath(dsn string) string {
+	p, _, _ := strings.Cut(dsn, "?")
+	return p
+}
+
+// adminToken resolves the admin token: the one given; else, with SQLite,
+// the one kept in the data directory's admin-token (made on first start);
+// else (PostgreSQL) a new one for this process. Replicas need the same
+// token only if an admin is to use either: give it with -admin-token.
+func adminToken(given, dsn, dataDir string) (token, note string, err error) {
+	if given != "" {
+		return given, "as given (-admin-token or $CHATSERVER_ADMIN_TOKEN)", nil
+	}
+	if isPostgres(dsn) {
+		return rand.Text(), "generated for this process; give replicas one with -admin-token", nil
+	}
+	path := filepath.Join(dataDir, "admin-token")
+	b, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), "kept in " + path, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("admin token: %w", err)
+	}
+	token = rand.Text()
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("admin token: %w", err)
+	}
+	return token, "generated and kept in " + path, nil
+}
+
+// baseURL is the URL of the listener; an unspecified address (0.0.0.0,
+// [::]) is reached on loopback, which is also what the fake tenant's
+// Authority needs (plain http is allowed on loopback only).
+func baseURL(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String()
+	}
+	ip := ta.IP
+	switch {
+	case ip.IsUnspecified() && ip.To4() != nil:
+		ip = net.IPv4(127, 0, 0, 1)
+	case ip.IsUnspecified():
+		ip = net.IPv6loopback
+	}
+	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(ta.Port))
+}
+
+// redact hides a DSN's password.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return u.Redacted()
+}
+
+// banner says where the data lives and how to use the server.
+func banner(w io.Writer, s *server, where, tokenNote string) {
+	cfg := s.login.Config()
+	codes := "401 for the retry rows and text for the silent ones, as the server the shipping app knows (-documented-codes for the documented ones)"
+	if s.o.documentedCodes {
+		codes = "the documented ones (400 for the retry rows, silent rows without text)"
+	}
+	base := s.base
+	fmt.Fprintf(w, `  data:         %s
+  admin token:  %s (%s)
+  intune:       enable=%t provider=%s tenant=%s authority=%s (stored version %d)
+  error codes:  %s
+`, where, s.o.adminToken, tokenNote, cfg.Enable, cfg.AuthService, cfg.TenantID, cfg.Authority, s.live.applied(), codes)
+	if s.tenant != nil {
+		fmt.Fprintf(w, `  DEV ONLY:     fake Entra tenant at %[1]s/%[2]s/v2.0, tokens at %[1]s/dev/token
+`, base, devTenantID)
+	}
+	fmt.Fprintf(w, `
+  licence:  curl -s '%[1]s/api/v4/license/client?format=old'
+  config:   curl -s '%[1]s/api/v4/config/client?format=old'
+  sign in:  TOKEN=$(curl -s %[1]s/dev/token)
+            curl -si %[1]s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"device_id":"","access_token":"'$TOKEN'"}'
+  me:       curl -s %[1]s/api/v4/users/me -H 'Authorization: Bearer <Token header>'
+  admin:    curl -s %[1]s/api/v4/intune/config -H 'Authorization: Bearer %[2]s'
+            curl -s -X PATCH %[1]s/api/v4/intune/config -H 'Authorization: Bearer %[2]s' -d '{"AuthService":"openid"}'
+            curl -s '%[1]s/api/v4/intune/audit?limit=10' -H 'Authorization: Bearer %[2]s'
+`, base, s.o.adminToken)
 }

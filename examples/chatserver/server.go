@@ -2,172 +2,238 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/mamlogin/mamlogin/examples/chatserver/sqlstore"
 	"github.com/mamlogin/mamlogin/intune"
-	"github.com/mamlogin/mamlogin/intune/intunetest"
+	"github.com/mamlogin/mamlogin/intune/intuneprom"
 )
 
-// options are the example server's settings (flags in main).
+// options are the server's settings, resolved from the flags by main.
 type options struct {
-	service  intune.AuthService
-	retry401 bool // answer the `retry once` rows with 401, as the shipping app expects
-	logger   *slog.Logger
+	dsn        string // postgres://... or the path of a SQLite file
+	adminToken string // Authorization: Bearer <adminToken> for /api/v4/intune/*
+	// provider and authority make the configuration stored on first start,
+	// when the database has none. authority "" means this server's own
+	// fake tenant.
+	provider  intune.AuthService
+	authority string
+	// documentedCodes answers as the contract documents (400 for the
+	// `retry once` rows, silent rows without text) instead of as the server
+	// the shipping app knows (401 and text).
+	documentedCodes bool
+	sessionLifetime time.Duration // 0: sqlstore.DefaultSessionLifetime
+	dev             bool          // serve the fake Entra tenant and /dev/token
+	logger          *slog.Logger
 }
 
-// server is a stand-in for a Mattermost-like chat server: users, sessions,
-// client config, and the Intune sign-in mounted where the app posts.
+// server is a Mattermost-like chat server, as far as mobile Intune sign-in
+// needs one: users and sessions in SQL, the live Intune configuration shared
+// by replicas, the app's client config and licence, an audit trail, and
+// (with -dev) a fake Entra tenant.
 type server struct {
-	cfg      intune.Config
-	tenant   *intunetest.Tenant
-	v        *intune.Validator
-	store    *intunetest.Store
-	sessions *sessions
+	o        options
+	log      *slog.Logger
+	db       *sqlstore.DB
+	users    *sqlstore.Users
+	sessions *sqlstore.Sessions
+	login    *intune.LoginHandler
+	live     *liveConfig
+	tenant   *devTenant // nil without -dev
+	ops      *ops       // metrics and the admin's test page (ops.go)
 	mux      *http.ServeMux
+
+	base  string // the URL this server is served at
+	ready atomic.Bool
+
+	// The audit writer (audit.go): its queue, and its end.
+	auditQ               chan sqlstore.AuditRecord
+	auditQuit, auditDone chan struct{}
+	// Sign-in attempts answered and audit records settled (written or
+	// failed), so that Close can wait for the trail to catch up.
+	attempts, audited atomic.Int64
+
+	stop context.CancelFunc // ends the configuration watch
+	bg   sync.WaitGroup
 }
 
-// newServer starts the embedded fake Entra tenant (loopback only) and wires
-// the handler. Close it when done.
-func newServer(ctx context.Context, o options) (*server, error) {
-	tenant := intunetest.NewTenant()
-	cfg := tenant.Config()
-	cfg.AuthService = o.service
-	cfg.AllowedClientIDs = []string{intunetest.MobileClientID}
-	v, err := intune.NewValidator(ctx, cfg, intune.WithKeySetLogger(o.logger))
+// newServer opens the database (migrating it) and wires the routes. base
+// is the URL the server will be served at (its listener's). Serve it, then
+// call Start.
+func newServer(ctx context.Context, o options, base string) (*server, error) {
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	db, err := sqlstore.Open(ctx, o.dsn)
 	if err != nil {
-		tenant.Close()
 		return nil, err
 	}
-	s := &server{cfg: cfg, tenant: tenant, v: v, store: intunetest.NewStore(), sessions: newSessions(), mux: http.NewServeMux()}
-	// Users that show the failure paths: a bot, a deactivated user, and (for
-	// SAML, which never creates users) a provisioned one.
-	s.store.Add(o.service, "b07b07b0-7b07-4b07-8b07-b07b07b07b07", intunetest.Profile{Username: "bot", IsBot: true})
-	s.store.Add(o.service, "dead0000-0000-4000-8000-000000000000", intunetest.Profile{Username: "gone", DeleteAt: 1})
-	if o.service == intune.AuthServiceSAML {
-		s.store.Add(o.service, intunetest.UserOID, intunetest.Profile{Username: "alice", Email: intunetest.DefaultUser.Email})
+	db.Logger = o.logger
+	s := &server{o: o, base: base, log: o.logger, db: db, users: db.Users(), sessions: db.Sessions(), mux: http.NewServeMux(),
+		auditQ: make(chan sqlstore.AuditRecord, auditQueue), auditQuit: make(chan struct{}), auditDone: make(chan struct{})}
+	if o.sessionLifetime > 0 {
+		s.sessions.Lifetime = o.sessionLifetime
 	}
 
-	hopts := []intune.HandlerOption{intune.WithLogger(o.logger)}
-	if o.retry401 {
-		hopts = append(hopts, intune.WithRetryStatus(http.StatusUnauthorized))
+	// The metrics see every sign-in and key-set fetch; the audit trail every
+	// sign-in. Both receive them on the handler's own goroutine.
+	var metrics *intuneprom.Metrics
+	hopts := []intune.HandlerOption{
+		intune.WithLogger(s.log),
+		intune.WithIdAttribute("IdAttribute"),
+		intune.WithValidatorOptions(intune.WithKeySetLogger(s.log), intune.WithKeySetEvents(func(e intune.KeySetEvent) { metrics.KeySet(e) })),
+		intune.WithEvents(func(e intune.SignInEvent) {
+			s.audit(e)
+			metrics.SignIn(e)
+		}),
 	}
-	login := intune.NewLoginHandler(cfg, v, s.store, s.sessions, hopts...)
+	if !o.documentedCodes {
+		// As the server the shipping app knows: it retries only on 401, and
+		// shows an empty message as "Response with status code N".
+		hopts = append(hopts, intune.WithRetryStatus(http.StatusUnauthorized), intune.WithMessages(shippingMessages))
+	}
+	go s.writeAudit()
+	// Off until Start applies the stored configuration.
+	s.login = intune.NewLoginHandler(intune.Config{}, nil, s.users, s.sessions, hopts...)
+	s.live = &liveConfig{db: db, login: s.login, log: s.log, wake: make(chan struct{}, 1)}
+	if s.ops, err = newOps(s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	metrics = s.ops.metrics
+	if o.dev {
+		if s.tenant, err = loadDevTenant(ctx, db); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.routes()
+	return s, nil
+}
+
+// routes is the whole HTTP surface. The sign-in handler is mounted without
+// a method so that it answers anything but POST with 405 itself.
+func (s *server) routes() {
+	login := s.countSignIns(s.login)
 	s.mux.Handle("/oauth/intune", login)              // where the shipping app posts
 	s.mux.Handle("/api/v4/users/login/intune", login) // the designed route
-	s.mux.HandleFunc("GET /api/v4/users/me", s.me)
+
+	s.mux.HandleFunc("GET /api/v4/system/ping", s.ping)
+	s.mux.HandleFunc("GET /api/v4/license/client", s.clientLicense)
 	s.mux.HandleFunc("GET /api/v4/config/client", s.clientConfig)
-	s.mux.HandleFunc("GET /dev/token", s.devToken)
-	return s, nil
+	s.mux.HandleFunc("GET /api/v4/users/me", s.me)
+	s.mux.HandleFunc("POST /api/v4/users/logout", s.logout)
+
+	s.mux.HandleFunc("GET /api/v4/intune/config", s.admin(s.getConfig))
+	s.mux.HandleFunc("PUT /api/v4/intune/config", s.admin(s.putConfig))
+	s.mux.HandleFunc("PATCH /api/v4/intune/config", s.admin(s.putConfig))
+	s.mux.HandleFunc("GET /api/v4/intune/audit", s.admin(s.getAudit))
+
+	s.ops.routes(s)
+
+	if s.tenant != nil {
+		s.tenant.routes(s.mux, s.login.Config)
+	}
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-func (s *server) Close() {
-	_ = s.v.Close()
-	s.tenant.Close()
-}
-
-// clientConfig publishes what the app reads to decide on Intune sign-in.
-func (s *server) clientConfig(w http.ResponseWriter, _ *http.Request) {
-	cc := s.cfg.ClientConfig()
-	cc["Version"] = "10.0.0-intune-example"
-	cc["SiteName"] = "Intune example"
-	writeJSON(w, http.StatusOK, cc)
-}
-
-// me returns the user of the bearer token: the app's next call after sign-in.
-func (s *server) me(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		if c, err := r.Cookie("MMAUTHTOKEN"); err == nil {
-			tok = c.Value
-		}
+// Start applies the stored Intune configuration (storing the default one
+// on an empty database) and follows its changes until Close. Serve before
+// Start: applying a configuration of this server's own fake tenant fetches
+// its keys from it.
+func (s *server) Start(ctx context.Context) error {
+	def := s.defaultConfig()
+	if err := s.live.start(ctx, def, s.adopt); err != nil {
+		return err
 	}
-	u := s.sessions.user(tok)
-	if u == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"id": "api.context.session_expired.app_error",
-			"message": "Invalid or expired session, please login again.", "status_code": 401})
-		return
-	}
-	writeJSON(w, http.StatusOK, u.Profile)
-}
-
-// devToken forges a token of the embedded fake tenant, so that the sign-in
-// can be tried with curl. Query: oid, email, expired=1, aud, tid. It exists
-// only because this example has no real Entra tenant.
-func (s *server) devToken(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var opts []intunetest.TokenOption
-	if oid := q.Get("oid"); oid != "" {
-		opts = append(opts, intunetest.WithClaim("oid", oid))
-	}
-	if email := q.Get("email"); email != "" {
-		opts = append(opts, intunetest.WithClaim("email", email), intunetest.WithClaim("preferred_username", email))
-	}
-	if q.Get("expired") != "" {
-		opts = append(opts, intunetest.WithExpiry(time.Now().Add(-time.Minute)))
-	}
-	for _, claim := range []string{"aud", "tid", "scp", "ver"} {
-		if v := q.Get(claim); v != "" {
-			opts = append(opts, intunetest.WithClaim(claim, v))
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte(s.tenant.Token(opts...) + "\n"))
-}
-
-// sessions is a Mattermost-like session issuer: a random token, returned in
-// the Token header and the MMAUTHTOKEN cookie, with MMUSERID and MMCSRF.
-type sessions struct {
-	mu     sync.Mutex
-	byTok  map[string]*intune.User
-	signIn []intune.SignIn
-}
-
-func newSessions() *sessions { return &sessions{byTok: map[string]*intune.User{}} }
-
-func (s *sessions) IssueSession(_ context.Context, w http.ResponseWriter, r *http.Request, in *intune.SignIn) error {
-	tok, csrf := randomToken(), randomToken()
-	s.mu.Lock()
-	s.byTok[tok] = in.User
-	s.signIn = append(s.signIn, *in)
-	s.mu.Unlock()
-	secure := r.TLS != nil
-	expires := time.Now().Add(30 * 24 * time.Hour)
-	w.Header().Set("Token", tok)
-	http.SetCookie(w, &http.Cookie{Name: "MMAUTHTOKEN", Value: tok, Path: "/", Expires: expires, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-	http.SetCookie(w, &http.Cookie{Name: "MMUSERID", Value: in.User.ID, Path: "/", Expires: expires, Secure: secure, SameSite: http.SameSiteLaxMode})
-	http.SetCookie(w, &http.Cookie{Name: "MMCSRF", Value: csrf, Path: "/", Expires: expires, Secure: secure, SameSite: http.SameSiteLaxMode})
+	wctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.bg.Go(func() { s.live.watch(wctx) })
+	s.ready.Store(true)
 	return nil
 }
 
-func (s *sessions) user(tok string) *intune.User {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.byTok[tok]
+// Close stops following the configuration, waits (a few seconds at most)
+// for the audit records of the sign-ins answered, and closes the database.
+// Stop serving first.
+func (s *server) Close() {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.bg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.audited.Load()+int64(s.login.EventsDropped()) < s.attempts.Load() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = s.login.Close()
+	close(s.auditQuit)
+	<-s.auditDone
+	_ = s.db.Close()
 }
 
-func (s *sessions) signIns() []intune.SignIn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]intune.SignIn(nil), s.signIn...)
+// countSignIns counts the attempts the sign-in handler answered: each POST
+// sends exactly one event before ServeHTTP returns.
+func (s *server) countSignIns(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.Method == http.MethodPost {
+			s.attempts.Add(1)
+		}
+	})
 }
 
-func randomToken() string {
-	var b [20]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b[:]))
+// ping is Mattermost's health check; it answers 200 once Start is done
+// (tests and load balancers poll it).
+func (s *server) ping(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "UNHEALTHY"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "OK", "database": s.db.Engine(),
+		"intune_config_version": s.live.applied()})
+}
+
+// shippingMessages gives the catalog's silent rows the text the real
+// server sends: the app shows an empty message as "Response with status
+// code N".
+func shippingMessages(_ *http.Request, id, english string) string {
+	if english != "" {
+		return ""
+	}
+	switch id {
+	case intune.ErrNotConfigured.ID, intune.ErrProviderNotConfigured.ID:
+		return "Microsoft Intune authentication is not configured."
+	case intune.ErrNotAvailable.ID:
+		return "Microsoft Intune authentication is not available on this server."
+	}
+	return ""
+}
+
+// appError is Mattermost's error body, for the server's own errors (the
+// sign-in handler writes its own).
+type appError struct {
+	ID            string `json:"id"`
+	Message       string `json:"message"`
+	DetailedError string `json:"detailed_error"`
+	RequestID     string `json:"request_id"`
+	StatusCode    int    `json:"status_code"`
+	// Field names the configuration field at fault (the admin endpoint).
+	Field string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, id, message string) {
+	writeJSON(w, status, appError{ID: id, Message: message, StatusCode: status})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

@@ -77,6 +77,37 @@ func (db *DB) SaveConfig(ctx context.Context, body []byte) (version int64, err e
 	return version, nil
 }
 
+// InitConfig stores body as the configuration's first version unless one
+// was saved before, and reports whether it did. Replicas starting together
+// on an empty database may all call it with their default: one wins, and
+// the others keep what LoadConfig then returns. On PostgreSQL the insert
+// is notified as SaveConfig's are.
+func (db *DB) InitConfig(ctx context.Context, body []byte) (created bool, err error) {
+	if !json.Valid(body) {
+		return false, errors.New("sqlstore: init config: body is not JSON")
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO intune_config (id, version, body, update_at) VALUES (1, 1, $1, $2)
+			ON CONFLICT (id) DO NOTHING`, string(body), millis(db.now()))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		created = n == 1
+		if created && db.engine == EnginePostgres {
+			_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, '1')`, ConfigChannel)
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: init config: %w", err)
+	}
+	return created, nil
+}
+
 // WatchConfig calls changed with the configuration's version whenever it
 // may have changed, until ctx is done; then it returns ctx.Err(). changed
 // runs on WatchConfig's goroutine, one call at a time; it should reload

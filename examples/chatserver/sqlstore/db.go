@@ -23,6 +23,11 @@
 //   - [Sessions] is an [intune.SessionIssuer]: it stores a hash of a random
 //     bearer token and sets the Token header and MMAUTHTOKEN, MMUSERID and
 //     MMCSRF cookies.
+//
+// And for the host around it: the live configuration ([DB.InitConfig],
+// [DB.LoadConfig], [DB.SaveConfig], [DB.WatchConfig]), the audit trail
+// ([DB.Audit]) and settings made once and shared by replicas
+// ([DB.SettingOnce]).
 package sqlstore
 
 import (
@@ -104,13 +109,19 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // a deferred transaction that reads and then writes can fail with
 // SQLITE_BUSY at once, without waiting, when another writer got there first.
 // WAL is not here but in enableWAL: see there.
+//
+// A busy_timeout the DSN sets itself ("chat.db?_pragma=busy_timeout(200)")
+// is kept: a host that prefers a fast 500 to a queued write can say so.
 func sqliteDSN(path string) string {
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_txlock=immediate",
-		sqliteBusyTimeout.Milliseconds())
+	settings := "_pragma=foreign_keys(1)&_txlock=immediate"
+	if !strings.Contains(strings.ToLower(path), "busy_timeout") {
+		settings = fmt.Sprintf("_pragma=busy_timeout(%d)&", sqliteBusyTimeout.Milliseconds()) + settings
+	}
+	return path + sep + settings
 }
 
 // enableWAL puts the SQLite file in WAL mode, which is persistent: it is

@@ -80,6 +80,16 @@ var migrations = []migration{
 			detail     TEXT
 		)`,
 	}},
+	{2, []string{
+		// settings holds values a deployment makes once and every replica
+		// then shares (the example's fake tenant key): written by the first
+		// replica that needs one, read by all (SettingOnce).
+		`CREATE TABLE settings (
+			name      TEXT   NOT NULL PRIMARY KEY,
+			value     TEXT   NOT NULL,
+			create_at BIGINT NOT NULL
+		)`,
+	}},
 }
 
 // migrationLockKey is the PostgreSQL advisory lock that serialises

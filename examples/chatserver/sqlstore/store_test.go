@@ -6,15 +6,21 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -141,10 +147,10 @@ func TestMigrations(t *testing.T) {
 			db, _ := open(t, dsn)
 			v, err := db.SchemaVersion(t.Context())
 			require.NoError(t, err)
-			require.EqualValues(t, 1, v)
+			require.EqualValues(t, 2, v)
 			var rows int
 			require.NoError(t, db.SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows))
-			require.Equal(t, 1, rows, "each version recorded once")
+			require.Equal(t, 2, rows, "each version recorded once")
 			require.NoError(t, db.Close())
 		}
 	})
@@ -752,5 +758,147 @@ func TestAudit(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, all, 3)
 		require.JSONEq(t, `{"created":true}`, string(all[2].Detail))
+	})
+}
+
+func TestInitConfig(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		watcher, _ := open(t, dsn)
+		versions := watch(t, watcher)
+		await(t, versions, 0, 30*time.Second)
+
+		// Replicas starting together each offer their default: one is stored.
+		const n = 6
+		created := make([]bool, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			db, _ := open(t, dsn)
+			wg.Go(func() {
+				ok, err := db.InitConfig(ctx, []byte(`{"replica":`+strconv.Itoa(i)+`}`))
+				assert.NoError(t, err)
+				created[i] = ok
+			})
+		}
+		wg.Wait()
+		winner := slices.Index(created, true)
+		require.NotEqual(t, -1, winner)
+		require.Equal(t, 1, strings.Count(fmt.Sprint(created), "true"), "created %v", created)
+		body, version, err := watcher.LoadConfig(ctx)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"replica":`+strconv.Itoa(winner)+`}`, string(body))
+		require.EqualValues(t, 1, version)
+		await(t, versions, 1, 2*time.Second)
+
+		// Once a configuration exists, InitConfig changes nothing.
+		v, err := watcher.SaveConfig(ctx, []byte(`{"saved":true}`))
+		require.NoError(t, err)
+		ok, err := watcher.InitConfig(ctx, []byte(`{"default":true}`))
+		require.NoError(t, err)
+		require.False(t, ok)
+		body, version, err = watcher.LoadConfig(ctx)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"saved":true}`, string(body))
+		require.Equal(t, v, version)
+		_, err = watcher.InitConfig(ctx, []byte(`{`))
+		require.Error(t, err)
+	})
+}
+
+func TestSettingOnce(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db, _ := open(t, dsn)
+		_, ok, err := db.Setting(ctx, "k")
+		require.NoError(t, err)
+		require.False(t, ok)
+
+		// Concurrent first uses from several handles all get the same value.
+		const n = 6
+		got := make([]string, n)
+		var made atomic.Int32
+		var wg sync.WaitGroup
+		for i := range n {
+			h, _ := open(t, dsn)
+			wg.Go(func() {
+				v, err := h.SettingOnce(ctx, "k", func() (string, error) {
+					made.Add(1)
+					return "value-" + strconv.Itoa(i), nil
+				})
+				assert.NoError(t, err)
+				got[i] = v
+			})
+		}
+		wg.Wait()
+		require.GreaterOrEqual(t, made.Load(), int32(1))
+		for _, v := range got {
+			require.Equal(t, got[0], v)
+		}
+		// Later calls read it and make nothing.
+		v, err := db.SettingOnce(ctx, "k", func() (string, error) { return "", errors.New("must not be called") })
+		require.NoError(t, err)
+		require.Equal(t, got[0], v)
+		// A failing maker stores nothing.
+		_, err = db.SettingOnce(ctx, "other", func() (string, error) { return "", errors.New("no entropy") })
+		require.ErrorContains(t, err, "no entropy")
+		_, ok, err = db.Setting(ctx, "other")
+		require.NoError(t, err)
+		require.False(t, ok)
+	})
+}
+
+// TestSQLiteBusyTimeoutFromDSN: a DSN's own busy_timeout replaces the
+// store's 10 s, so that a host can fail fast while another process holds
+// the write lock.
+func TestSQLiteBusyTimeoutFromDSN(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chat.db")
+	db, _ := open(t, path+"?_pragma=busy_timeout(150)")
+	var ms int
+	require.NoError(t, db.SQL().QueryRowContext(t.Context(), `PRAGMA busy_timeout`).Scan(&ms))
+	require.Equal(t, 150, ms)
+
+	// Another process (here: another handle) holds the write lock.
+	locker, _ := open(t, path)
+	conn, err := locker.SQL().Conn(t.Context())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(t.Context(), `BEGIN IMMEDIATE`)
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = db.SaveConfig(t.Context(), []byte(`{}`))
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 5*time.Second, "failed after its own busy timeout, not the default")
+	_, err = conn.ExecContext(t.Context(), `ROLLBACK`)
+	require.NoError(t, err)
+	_, err = db.SaveConfig(t.Context(), []byte(`{}`))
+	require.NoError(t, err, "the lock released, writes work again")
+
+	def, _ := open(t, filepath.Join(t.TempDir(), "default.db"))
+	require.NoError(t, def.SQL().QueryRowContext(t.Context(), `PRAGMA busy_timeout`).Scan(&ms))
+	require.Equal(t, 10000, ms)
+}
+
+func TestAuditBatch(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db, _ := open(t, dsn)
+		batch := make([]sqlstore.AuditRecord, 300)
+		for i := range batch {
+			batch[i] = sqlstore.AuditRecord{RequestID: "r" + strconv.Itoa(i), Outcome: "success", Status: 200}
+		}
+		require.NoError(t, db.AuditBatch(ctx, batch))
+		require.NoError(t, db.AuditBatch(ctx, nil))
+		recs, err := db.AuditRecords(ctx, 1000)
+		require.NoError(t, err)
+		require.Len(t, recs, 300)
+		require.Equal(t, "r299", recs[0].RequestID, "in order")
+		require.Equal(t, "r0", recs[299].RequestID)
+
+		// One bad detail: nothing of the batch is written.
+		bad := []sqlstore.AuditRecord{{RequestID: "ok", Outcome: "x"}, {RequestID: "bad", Outcome: "x", Detail: json.RawMessage(`{`)}}
+		require.Error(t, db.AuditBatch(ctx, bad))
+		recs, err = db.AuditRecords(ctx, 1000)
+		require.NoError(t, err)
+		require.Len(t, recs, 300)
 	})
 }

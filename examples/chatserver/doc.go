@@ -1,0 +1,83 @@
+// Command chatserver is a small Mattermost-like chat server that signs the
+// shipping iOS app in with Microsoft Intune MAM, using package intune: the
+// server side of the whole path the app takes, on a real database, with a
+// configuration an admin changes while it runs, shared by replicas.
+//
+// It needs no Entra account, no internet and no database to install: by
+// default it keeps its data in an embedded SQLite file and plays a fake
+// Entra tenant itself (DEV ONLY, see tenant.go), whose tokens /dev/token
+// forges.
+//
+// # One server
+//
+//	go run ./examples/chatserver
+//
+// It prints where its data lives (by default the user's cache directory,
+// e.g. ~/.cache/mamlogin-chatserver; -data to choose; delete that directory
+// to start over), the admin token (kept beside the database), and curl
+// commands to try:
+//
+//	TOKEN=$(curl -s localhost:8065/dev/token)
+//	curl -si localhost:8065/oauth/intune -H 'Content-Type: application/json' \
+//	     -H 'X-Requested-With: XMLHttpRequest' -d '{"device_id":"","access_token":"'$TOKEN'"}'
+//	curl -s localhost:8065/api/v4/users/me -H 'Authorization: Bearer <Token header>'
+//
+// Users, sessions, the configuration and the audit trail survive a restart:
+// a session issued before still works after.
+//
+// # Two replicas
+//
+// Replicas share one PostgreSQL database; each listens on its own port:
+//
+//	DSN=postgres://postgres@127.0.0.1:5432/chat?sslmode=disable
+//	go run ./examples/chatserver -dsn $DSN -addr 127.0.0.1:8065 -admin-token s3cret &
+//	go run ./examples/chatserver -dsn $DSN -addr 127.0.0.1:8066 -admin-token s3cret &
+//
+// How they share one fake tenant: its signing key is made by the first
+// server on the database and kept there (the settings table), so every
+// replica serves the same tenant, with the same key, on its own listener.
+// The configuration, also in the database, names one of them as Authority
+// (the first to store the default configuration; -authority to choose):
+// every replica fetches the keys from there, and /dev/token on any replica
+// forges tokens with that Authority's issuer, so a token forged by one
+// verifies on all. If the replica the Authority names is gone when another
+// starts, the starting one takes the Authority over (dev tenant only).
+//
+// The configuration is applied live: PUT (or PATCH) /api/v4/intune/config
+// on any replica checks it, applies it there (refusing, with the field
+// named, one it cannot serve), and saves it; the others hear of it through
+// PostgreSQL LISTEN/NOTIFY (SQLite: a 0.5 s poll) and apply it within a
+// second or so, without a restart. Sessions and users are in the database,
+// so a session issued by one replica works on the others.
+//
+// # Routes
+//
+//	POST /oauth/intune                 sign-in, where the shipping app posts
+//	POST /api/v4/users/login/intune    sign-in, the designed route
+//	GET  /api/v4/license/client?format=old   the client licence (Enterprise Advanced)
+//	GET  /api/v4/config/client?format=old    the client config, with IntuneMAMEnabled, IntuneScope, IntuneAuthService
+//	GET  /api/v4/users/me              the session's user (Authorization: Bearer <Token>, or the MMAUTHTOKEN cookie)
+//	POST /api/v4/users/logout          revokes the session
+//	GET  /api/v4/system/ping           200 once the server is ready
+//	GET|PUT|PATCH /api/v4/intune/config   the live Intune configuration (admin token)
+//	GET  /api/v4/intune/audit?limit=N  the newest sign-in audit records (admin token)
+//	GET  /metrics                      Prometheus metrics of sign-ins and of the key set (admin token)
+//	GET|POST /admin/intune/test        the admin's test page: paste a token, see every check and who it signs in as
+//	                                   (admin token; a browser logs in with any user name and the admin token as password)
+//	GET  /dev/token                    DEV ONLY: a token of the fake tenant; query oid, email, expired=1, aud, tid, scp, ver
+//	GET  /<tenant>/v2.0/.well-known/openid-configuration, /<tenant>/discovery/v2.0/keys   DEV ONLY: the fake tenant
+//
+// By default the server answers as the one the shipping app knows: the
+// `retry once` rows with 401 (the app retries only on 401) and the silent
+// rows with text ("Microsoft Intune authentication is not configured.").
+// -documented-codes answers with the contract's documented codes instead.
+//
+// # Files
+//
+// One file per concern, to copy from: main.go (flags, start-up), server.go
+// (routes, life cycle), ops.go (metrics and the test page), config.go (the live configuration), client.go (what
+// the app reads before it signs in), users.go (the session's user, logout),
+// admin.go (the admin token), audit.go (the audit trail), tenant.go (the
+// fake tenant: delete it in a real server), and sqlstore (users, sessions,
+// configuration and audit in SQL).
+package main
