@@ -228,10 +228,14 @@ func banner(w io.Writer, s *server, where, tokenNote string) {
   licence:  curl -s '%[1]s/api/v4/license/client?format=old'
   config:   curl -s '%[1]s/api/v4/config/client?format=old'
   sign in:  TOKEN=$(curl -s %[1]s/dev/token)
-            curl -si %[1]s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"device_id":"","access_token":"'$TOKEN'"}'
-  me:       curl -s %[1]s/api/v4/users/me -H 'Authorization: Bearer <Token header>'
+            SESSION=$(curl -s -D - -o /dev/null %[1]s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"device_id":"","access_token":"'"$TOKEN"'"}' | awk '$1 == "Token:" {print $2}' | tr -d '\r')
+  me:       curl -s %[1]s/api/v4/users/me -H "Authorization: Bearer $SESSION"
+  fail:     curl -s %[1]s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"access_token":"'"$(curl -s '%[1]s/dev/token?expired=1')"'"}'
   admin:    curl -s %[1]s/api/v4/intune/config -H 'Authorization: Bearer %[2]s'
             curl -s -X PATCH %[1]s/api/v4/intune/config -H 'Authorization: Bearer %[2]s' -d '{"AuthService":"openid"}'
             curl -s '%[1]s/api/v4/intune/audit?limit=10' -H 'Authorization: Bearer %[2]s'
-`, base, s.o.adminToken)
+            curl -s %[1]s/metrics -H 'Authorization: Bearer %[2]s'
+  test page: %[1]s/admin/intune/test (user name: anything, password: the admin token)
+  doctor:   curl -s %[1]s/dev/token | go run ./cmd/intune-doctor token --authority %[1]s --tenant %[3]s --client %[4]s
+`, base, s.o.adminToken, devTenantID, devClientID)
 }

@@ -324,8 +324,8 @@ func TestParseFiltersKeys(t *testing.T) {
 	}
 }
 
-// TestParseRealEntraKeySets: every key set Entra really served (copied from
-// shared/realworld into testdata) parses, with every key usable.
+// TestParseRealEntraKeySets: every key set Entra really served (testdata/entra,
+// with each document's source) parses, with every key usable.
 func TestParseRealEntraKeySets(t *testing.T) {
 	files, err := filepath.Glob("../../testdata/entra/jwks/*.json")
 	require.NoError(t, err)
