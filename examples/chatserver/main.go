@@ -31,7 +31,6 @@ func main() {
 	provider := flag.String("provider", "office365", "enforced provider of the configuration stored on first start: openid, office365 or saml")
 	authority := flag.String("authority", "", "Authority of the configuration stored on first start (default: this server's own fake tenant)")
 	documented := flag.Bool("documented-codes", false, "answer with the documented codes: 400 for invalid_token, token_expired and extract_auth_data, and no text for the silent rows (default: as the server the shipping app knows, 401 and text)")
-	retry401 := flag.Bool("retry-401", true, "deprecated: 401 is now the default; -documented-codes (or -retry-401=false) gives the documented 400")
 	lifetime := flag.Duration("session-lifetime", sqlstore.DefaultSessionLifetime, "how long a session lasts")
 	dev := flag.Bool("dev", true, "DEV ONLY: serve a fake Entra tenant and /dev/token (loopback clients only); -dev=false for a real tenant")
 	verbose := flag.Bool("v", false, "debug logging (every sign-in)")
@@ -52,7 +51,7 @@ func main() {
 		os.Exit(2)
 	}
 	o := options{dsn: *dsn, adminToken: *adminToken, provider: intune.AuthService(*provider), authority: *authority,
-		documentedCodes: *documented || !*retry401, sessionLifetime: *lifetime, dev: *dev, logger: log}
+		documentedCodes: *documented, sessionLifetime: *lifetime, dev: *dev, logger: log}
 	if o.adminToken == "" {
 		o.adminToken = os.Getenv("CHATSERVER_ADMIN_TOKEN")
 	}
