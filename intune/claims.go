@@ -183,11 +183,13 @@ func splitScopes(scp string, dst []string) []string {
 	return dst
 }
 
+// note records a claim of the wrong type. The name is cloned: it may be a
+// view into the pooled payload buffer, which the next token overwrites.
 func (c *Claims) note(claim, problem string) {
 	if c.bad == nil {
 		c.bad = map[string]string{}
 	}
-	c.bad[claim] = problem
+	c.bad[strings.Clone(claim)] = problem
 }
 
 // Numeric dates must fall after 2000-01-01 and before the year 10000.

@@ -29,8 +29,9 @@ type Check struct {
 }
 
 // Verdict is the error ID sign-in answers for the token diagnosed: the ID of
-// the first failed check, "" when every check passed. It is what Validate
-// returns for the same token, configuration and time.
+// the first failed check, "" when every check passed. For an enabled
+// configuration it is what Validate returns for the same token and time
+// (Validate does not look at Enable; the handler answers not_configured).
 func (r *Report) Verdict() string {
 	for _, c := range r.Checks {
 		if !c.OK {
@@ -176,7 +177,7 @@ func DiagnoseConfig(ctx context.Context, cfg Config, opts ...Option) *Report {
 	for _, s := range steps[:2] {
 		if e := s.run(&d.v, &a); e != nil {
 			r.Checks = append(r.Checks, failed(s.name, e))
-			if s.name == CheckConfig {
+			if s.name == CheckConfig && d.v.keys == nil {
 				r.Checks = append(r.Checks, notRun(CheckKeySet, "the configuration is not usable", &r.Checks[0]))
 				break
 			}

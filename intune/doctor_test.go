@@ -311,3 +311,15 @@ func TestDiagnoseDisabled(t *testing.T) {
 	assert.Equal(t, intune.ErrNotConfigured.ID, r.Verdict())
 	assert.Contains(t, got[intune.CheckConfig].Detail, "disabled")
 }
+
+// TestDiagnoseConfigDisabledStillFetchesKeys: the keyset check runs for a
+// disabled configuration, as in Diagnose.
+func TestDiagnoseConfigDisabledStillFetchesKeys(t *testing.T) {
+	tenant := newTenant(t)
+	cfg := tenant.Config()
+	cfg.Enable = false
+	r := intune.DiagnoseConfig(t.Context(), cfg, intune.WithKeySetLogger(quiet))
+	require.Len(t, r.Checks, 2)
+	assert.False(t, r.Checks[0].OK)
+	assert.True(t, r.Checks[1].OK, r.Checks[1].Detail)
+}

@@ -73,6 +73,9 @@ type TokenFacts struct {
 // Error returns the ID and, when set, the internal reason. It is for logs and
 // tests; clients get MarshalJSON.
 func (e *AppError) Error() string {
+	if e == nil {
+		return "intune: <nil *AppError>"
+	}
 	if e.Reason == "" {
 		return e.ID
 	}

@@ -679,3 +679,27 @@ func TestSignInEvents(t *testing.T) {
 		})
 	})
 }
+
+// TestTypedNilAppErrorFromTheStore: a store that returns a nil *AppError as
+// its error is answered (a 500, logged), not a panic.
+func TestTypedNilAppErrorFromTheStore(t *testing.T) {
+	r := newRig(t, intune.AuthServiceOpenID)
+	var none *intune.AppError
+	s := storeFunc{Store: r.store, lookup: func(context.Context, intune.AuthService, string) (*intune.User, error) {
+		return &intune.User{ID: "u1"}, none
+	}}
+	h := intune.NewLoginHandler(r.cfg, r.v, s, r.sessions, intune.WithLogger(quiet))
+	rec := post(h, appBody(r.tenant.Token()))
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.Equal(t, intune.ErrStoreFailed.ID, decodeErr(t, rec).ID)
+}
+
+// TestSetConfigAfterClose: a closed handler builds no Validator that would
+// never be closed, and reuses none it closed.
+func TestSetConfigAfterClose(t *testing.T) {
+	r := newRig(t, intune.AuthServiceOpenID)
+	h := r.handler()
+	require.NoError(t, h.Close())
+	assert.Error(t, h.SetConfig(t.Context(), r.cfg))
+	assert.Equal(t, http.StatusOK, post(h, appBody(r.tenant.Token())).Code, "sign-ins are still answered")
+}

@@ -94,10 +94,14 @@ func show(c Config, field string) string {
 // WithValidatorOptions; ctx bounds its first key fetch) and refuses the
 // change if that Validator cannot fetch a key set, naming the field to
 // check. It closes a Validator it built once nothing uses it; a Validator
-// given to NewLoginHandler is the host's to close. Changes are serialised.
+// given to NewLoginHandler is the host's to close. Changes are serialised;
+// after Close, SetConfig returns an error.
 func (h *LoginHandler) SetConfig(ctx context.Context, cfg Config) error {
 	h.changing.Lock()
 	defer h.changing.Unlock()
+	if h.closed {
+		return errHandlerClosed
+	}
 	old := h.state.Load()
 	if err := cfg.Check(); err != nil {
 		h.log.Warn("intune: configuration change refused; the current one keeps serving", "error", err)
@@ -139,6 +143,10 @@ func (h *LoginHandler) SetConfig(ctx context.Context, cfg Config) error {
 		slog.String("client_id", cfg.ClientID), slog.Bool("new_validator", owned && v != old.v))
 	return nil
 }
+
+// errHandlerClosed refuses SetConfig after Close: a Validator it built
+// would never be closed, and a closed one must not be reused.
+var errHandlerClosed = errors.New("intune: the LoginHandler is closed")
 
 // keySetConfigError names the field to check when a new configuration's key
 // set cannot be fetched.

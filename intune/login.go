@@ -113,6 +113,7 @@ type LoginHandler struct {
 
 	state    atomic.Pointer[binding] // the configuration sign-ins run on
 	changing sync.Mutex              // serialises SetConfig and Close
+	closed   bool                    // Close ran: SetConfig is refused (under changing)
 	failures *failureLog
 	dispatch *dispatch.Dispatcher[SignInEvent] // nil without WithEvents
 }
@@ -389,6 +390,7 @@ func requestID(r *http.Request) string {
 func (h *LoginHandler) Close() error {
 	h.changing.Lock()
 	defer h.changing.Unlock()
+	h.closed = true
 	if b := h.state.Load(); b.owned && b.v != nil {
 		_ = b.v.Close()
 	}

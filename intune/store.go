@@ -158,6 +158,9 @@ func (h *LoginHandler) create(ctx context.Context, svc AuthService, c *Claims) (
 // a 500 whose reason stays in the log.
 func storeError(err error, format string, args ...any) *AppError {
 	if row, ok := errors.AsType[*AppError](err); ok {
+		if row == nil { // a typed nil: the store meant an error and said none
+			return ErrStoreFailed.because(format+": the store returned a nil *AppError as its error", args...).fixedBy(fixStoreNil)
+		}
 		e := *row
 		e.Reason = err.Error()
 		return &e

@@ -20,7 +20,8 @@ type Dispatcher[T any] struct {
 	once     sync.Once
 	stop     chan struct{}
 	done     chan struct{}
-	closed   atomic.Bool
+	mu       sync.RWMutex // Send holds it to read closed and queue; Close to set closed
+	closed   bool
 	dropped  atomic.Uint64
 	panicked atomic.Uint64
 }
@@ -37,7 +38,9 @@ func New[T any](buffer int, receive func(T), onPanic func(any)) *Dispatcher[T] {
 // Send queues v without waiting; it reports false when v was dropped (the
 // buffer is full or the dispatcher closed).
 func (d *Dispatcher[T]) Send(v T) bool {
-	if d.closed.Load() {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
 		d.dropped.Add(1)
 		return false
 	}
@@ -61,7 +64,9 @@ func (d *Dispatcher[T]) Panics() uint64 { return d.panicked.Load() }
 // for a receiver that never returns. Close is idempotent.
 func (d *Dispatcher[T]) Close() {
 	d.once.Do(func() {
-		d.closed.Store(true)
+		d.mu.Lock()
+		d.closed = true // no Send queues after this, so the drain sees all
+		d.mu.Unlock()
 		close(d.stop)
 	})
 }

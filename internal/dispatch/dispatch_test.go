@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,4 +72,29 @@ func TestPanickingReceiverIsContained(t *testing.T) {
 	assert.Equal(t, []int{0, 2}, got)
 	assert.EqualValues(t, 1, d.Panics())
 	assert.Equal(t, []any{"boom"}, reported)
+}
+
+// TestCloseLosesNothingAccepted: every value Send accepted is delivered,
+// even when Close races with the senders.
+func TestCloseLosesNothingAccepted(t *testing.T) {
+	for range 200 {
+		var delivered atomic.Int64
+		d := New(64, func(int) { delivered.Add(1) }, nil)
+		var accepted atomic.Int64
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for i := range 50 {
+					if d.Send(i) {
+						accepted.Add(1)
+					}
+				}
+			})
+		}
+		d.Close()
+		wg.Wait()
+		<-d.Drained()
+		require.Equal(t, accepted.Load(), delivered.Load())
+		require.EqualValues(t, 200, accepted.Load()+int64(d.Dropped()))
+	}
 }
