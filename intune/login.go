@@ -318,12 +318,7 @@ func parseRequest(body []byte) (*request, *AppError) {
 		if v.Kind == strictjson.Null {
 			return nil
 		}
-		s, ok := v.Str()
-		if !ok {
-			return fmt.Errorf("%s is %s, not a string", name, v.Kind)
-		}
-		*dst = s
-		return nil
+		return v.StrTo(name, dst)
 	})
 	if err != nil {
 		return nil, ErrInvalidToken.because("request body: %v", err)

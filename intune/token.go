@@ -92,12 +92,7 @@ func (t *token) parse(raw string) *AppError {
 		default:
 			return nil
 		}
-		s, ok := v.Str()
-		if !ok {
-			return fmt.Errorf("header %q is %s, not a string", name, v.Kind)
-		}
-		*dst = s
-		return nil
+		return v.StrTo(name, dst)
 	})
 	if err != nil {
 		return ErrInvalidToken.because("header: %v", err)

@@ -128,12 +128,7 @@ func ParseDiscovery(body []byte, docURL *url.URL, wantIssuer string) (*Discovery
 		default:
 			return nil
 		}
-		s, ok := v.Str()
-		if !ok {
-			return fmt.Errorf("%s is %s, not a string", name, v.Kind)
-		}
-		*dst = s
-		return nil
+		return v.StrTo(name, dst)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("discovery document: %w", err)

@@ -182,12 +182,7 @@ func parseKey(v strictjson.Value) (*Key, error) {
 		default:
 			return nil // members this package does not read (x5u is never followed)
 		}
-		s, ok := v.Str()
-		if !ok {
-			return fmt.Errorf("%s is %s, not a string", name, v.Kind)
-		}
-		*dst = s
-		return nil
+		return v.StrTo(name, dst)
 	})
 	part.ID = clipKID(m.kid)
 	if err != nil {

@@ -83,6 +83,17 @@ func (v Value) Str() (string, bool) {
 	return unescape(v.Raw)
 }
 
+// StrTo stores the decoded string in *dst, or says that member name is not
+// a string: reading a member whose value must be a string.
+func (v Value) StrTo(name string, dst *string) error {
+	s, ok := v.Str()
+	if !ok {
+		return fmt.Errorf("%s is %s, not a string", name, v.Kind)
+	}
+	*dst = s
+	return nil
+}
+
 // unescape decodes a string literal with escapes. The scanner vouched for
 // it: encoding/json decodes it the same way (a lone surrogate becomes U+FFFD).
 func unescape(lit string) (string, bool) {
