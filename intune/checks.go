@@ -154,7 +154,7 @@ func (v *verifier) passKeySet(*attempt) string {
 		if len(st.Fetch.Skipped) > 0 {
 			s += fmt.Sprintf(" (%d skipped: %v)", len(st.Fetch.Skipped), st.Fetch.Skipped)
 		}
-		s += clockNote(keySetEvent(v.tenant, st.Fetch).ClockOffset, st.Fetch.ServerDate)
+		s += clockNote(st.Fetch.ClockOffset(), st.Fetch.ServerDate)
 	}
 	return s
 }

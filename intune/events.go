@@ -79,12 +79,9 @@ func WithKeySetEvents(receive func(KeySetEvent)) Option {
 const eventBuffer = 1024
 
 func keySetEvent(tenant string, f jwkscache.Fetch) KeySetEvent {
-	e := KeySetEvent{TenantID: tenant, URL: f.URL, Trigger: string(f.Trigger), Err: f.Err, Keys: f.Keys,
-		Skipped: len(f.Skipped), Added: f.Added, Removed: f.Removed, ServerDate: f.ServerDate, At: f.At, Took: f.Took}
-	if !f.ServerDate.IsZero() {
-		e.ClockOffset = f.ServerDate.Sub(f.At.Truncate(time.Second))
-	}
-	return e
+	return KeySetEvent{TenantID: tenant, URL: f.URL, Trigger: string(f.Trigger), Err: f.Err, Keys: f.Keys,
+		Skipped: len(f.Skipped), Added: f.Added, Removed: f.Removed, ServerDate: f.ServerDate,
+		ClockOffset: f.ClockOffset(), At: f.At, Took: f.Took}
 }
 
 // newDispatcher starts the goroutine that feeds receive, or returns nil when

@@ -152,12 +152,10 @@ var errHandlerClosed = errors.New("intune: the LoginHandler is closed")
 // set cannot be fetched.
 func keySetConfigError(cfg Config, err error) error {
 	field := "Authority"
-	var ie *jwkscache.InitError
-	switch {
+	switch _, tenant := keySetFault(err); {
 	case cfg.JWKSURL != "":
 		field = "JWKSURL"
-	case errors.As(err, &ie) && ie.Err != nil && (strings.Contains(ie.Err.Error(), "status 400") ||
-		strings.Contains(ie.Err.Error(), "status 404") || strings.Contains(ie.Err.Error(), "discovery issuer")):
+	case tenant:
 		field = "TenantID"
 	}
 	return &ConfigError{Field: field, Reason: "the tenant's signing keys cannot be fetched with this configuration: " + err.Error()}

@@ -210,18 +210,28 @@ func (r *keySetReport) logFetch(f jwkscache.Fetch) {
 
 // keySetNextStep fits the admin's next step to why a fetch failed.
 func keySetNextStep(err error) string {
+	step, _ := keySetFault(err)
+	return step
+}
+
+// keySetFault reads why a key-set fetch failed: the admin's next step, and
+// whether the fault is the tenant's (Entra does not know it, or its
+// discovery document is another tenant's) rather than the network's or the
+// key-set URL's. The log, the jwks_init answer and a refused SetConfig all
+// read it here.
+func keySetFault(err error) (nextStep string, tenant bool) {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "discovery issuer is"):
-		return "Tenant ID or the authority is wrong: the discovery document belongs to another tenant or cloud"
+		return "Tenant ID or the authority is wrong: the discovery document belongs to another tenant or cloud", true
 	case strings.Contains(msg, "status 400"), strings.Contains(msg, "status 404"):
-		return "Entra does not know this tenant: check Tenant ID (the Directory (tenant) ID GUID) and the authority"
+		return "Entra does not know this tenant: check Tenant ID (the Directory (tenant) ID GUID) and the authority", true
 	case errors.Is(err, jwkscache.ErrInsecureURL):
-		return "key material must come over https: fix the authority, the key-set URL or the proxy that redirects to http"
+		return "key material must come over https: fix the authority, the key-set URL or the proxy that redirects to http", false
 	case strings.Contains(msg, "key set from"), strings.Contains(msg, "not a JWKS"):
-		return "the key-set URL does not serve a usable Entra key set: check JWKSURL or the proxy in front of Entra"
+		return "the key-set URL does not serve a usable Entra key set: check JWKSURL or the proxy in front of Entra", false
 	}
-	return "check that this server reaches the Entra authority over https (proxy, firewall, DNS); run intune-doctor check on the server"
+	return "check that this server reaches the Entra authority over https (proxy, firewall, DNS); run intune-doctor check on the server", false
 }
 
 // Close stops the key refresh (and the key-set events). Validate keeps

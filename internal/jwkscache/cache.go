@@ -90,6 +90,17 @@ type Fetch struct {
 	Took       time.Duration
 }
 
+// ClockOffset is ServerDate minus the local clock at the answer: how far
+// this server's clock is behind Entra's (negative: ahead), to the second;
+// zero when Entra sent no Date.
+func (f Fetch) ClockOffset() time.Duration {
+	if f.ServerDate.IsZero() {
+		return 0
+	}
+	// Date has a resolution of one second: round the local time too.
+	return f.ServerDate.Sub(f.At.Truncate(time.Second))
+}
+
 // Source is what a validator resolves keys through: a jwkset.Storage for
 // keyfunc, plus what keyfunc does not model.
 type Source interface {
@@ -502,9 +513,7 @@ func (s *Stats) record(ev Fetch) {
 		s.JWKSURL = ev.URL
 	}
 	if !ev.ServerDate.IsZero() {
-		s.ServerDate = ev.ServerDate
-		// Date has a resolution of one second: round the local time too.
-		s.ClockOffset = ev.ServerDate.Sub(ev.At.Truncate(time.Second))
+		s.ServerDate, s.ClockOffset = ev.ServerDate, ev.ClockOffset()
 	}
 }
 
