@@ -160,9 +160,10 @@ func appErrorBody(b []byte, id, message, requestID string, status int) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced, and <, > and & escaped
-// as encoding/json does (a host's message may hold any text).
+// appendJSONString appends s as a JSON string, byte for byte as
+// encoding/json writes it: quotes, backslashes and control characters
+// escaped, <, > and &, U+2028 and U+2029 escaped, invalid UTF-8 as \ufffd
+// (a host's message may hold any text).
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
@@ -172,6 +173,16 @@ func appendJSONString(b []byte, s string) []byte {
 			switch {
 			case c == '"' || c == '\\':
 				b = append(b, '\\', c)
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
 			case c < 0x20 || c == '<' || c == '>' || c == '&':
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			default:
@@ -181,10 +192,14 @@ func appendJSONString(b []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			r = utf8.RuneError
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
 		}
-		b = utf8.AppendRune(b, r)
 		i += size
 	}
 	return append(b, '"')

@@ -1,7 +1,6 @@
 package intune
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 )
@@ -40,7 +39,8 @@ type AppError struct {
 	// Reason is the concrete internal cause ("aud is X, expected Y"). It is
 	// logged for the admin and never sent to the client.
 	Reason string
-	// RequestID is set by the login handler on the copy it answers with.
+	// RequestID goes into MarshalJSON's body. The login handler writes its
+	// own request id and leaves this field alone.
 	RequestID string
 	// Facts are safe token facts (tid, oid, aud, azp, kid, exp) gathered up to
 	// the failure, for the admin's log. Never the raw token.
@@ -138,19 +138,11 @@ func (e *AppError) fixedBy(step string) *AppError {
 	return e
 }
 
-// appErrorJSON is the wire shape of the app_error body.
-type appErrorJSON struct {
-	ID            string `json:"id"`
-	Message       string `json:"message"`
-	DetailedError string `json:"detailed_error"`
-	RequestID     string `json:"request_id"`
-	StatusCode    int    `json:"status_code"`
-}
-
-// MarshalJSON writes the app_error body the app reads. detailed_error is
-// always empty: validation internals are logged, never sent.
+// MarshalJSON writes the app_error body the app reads, as the login handler
+// writes it. detailed_error is always empty: validation internals are
+// logged, never sent.
 func (e *AppError) MarshalJSON() ([]byte, error) {
-	return json.Marshal(appErrorJSON{ID: e.ID, Message: e.Message, RequestID: e.RequestID, StatusCode: e.StatusCode})
+	return appErrorBody(nil, e.ID, e.Message, e.RequestID, e.StatusCode), nil
 }
 
 // The catalog: one value per documented error, in the order of the table in
