@@ -330,15 +330,7 @@ func TestStoreSpeaksInTheCatalog(t *testing.T) {
 func TestLostRaceInTheDatabasesOwnWords(t *testing.T) {
 	r := newRig(t, intune.AuthServiceOpenID)
 	const n = 12
-	var ready sync.WaitGroup
-	ready.Add(n)
-	release := make(chan struct{})
-	var once sync.Once
-	r.store.BeforeCreate = func() {
-		ready.Done()
-		once.Do(func() { go func() { ready.Wait(); close(release) }() })
-		<-release
-	}
+	lineUpCreates(r.store, n)
 	s := storeFunc{Store: r.store, create: func(ctx context.Context, svc intune.AuthService, c *intune.Claims) (*intune.User, error) {
 		u, err := r.store.CreateUser(ctx, svc, c)
 		if errors.Is(err, intune.ErrUserExists) {

@@ -348,15 +348,7 @@ func TestLoginStoreAndSessionFailuresAre500(t *testing.T) {
 func TestLoginConcurrentFirstSignIns(t *testing.T) {
 	r := newRig(t, intune.AuthServiceOpenID)
 	const n = 16
-	var ready sync.WaitGroup
-	ready.Add(n)
-	release := make(chan struct{})
-	var once sync.Once
-	r.store.BeforeCreate = func() {
-		ready.Done()
-		once.Do(func() { go func() { ready.Wait(); close(release) }() })
-		<-release // every request has looked up "not found" and is about to insert
-	}
+	lineUpCreates(r.store, n)
 	h := r.handler()
 	tok := r.tenant.Token()
 	var wg sync.WaitGroup

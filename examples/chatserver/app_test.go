@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mamlogin/mamlogin/examples/chatserver/sqlstore"
+	"github.com/mamlogin/mamlogin/internal/clock"
 	"github.com/mamlogin/mamlogin/intune"
 	"github.com/mamlogin/mamlogin/intune/intunetest"
 )
@@ -206,7 +207,7 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 
 // TestSessionExpiry: a session ends at its lifetime.
 func TestSessionExpiry(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := clock.NewFake(time.Now()) // a settable time for session expiry
 	s := startServer(t, sqliteFile(t), options{sessionLifetime: time.Hour}, func(s *server) { s.db.Now = clk.Now })
 	resp := appSignIn(t, s.URL, "/oauth/intune", devToken(t, s.URL, nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -125,6 +125,13 @@ func appSignIn(t testing.TB, base, path, token string, hdr ...string) *http.Resp
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
+	return send(t, req)
+}
+
+// send does req and reads the whole body, so that the connection is free
+// and the body can be read after the test's helpers return.
+func send(t testing.TB, req *http.Request) *http.Response {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	b, err := io.ReadAll(resp.Body)
@@ -163,13 +170,7 @@ func do(t testing.TB, method, url, bearer, body string) *http.Response {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	resp.Body = io.NopCloser(strings.NewReader(string(b)))
-	return resp
+	return send(t, req)
 }
 
 // getJSON GETs url and decodes the body, requiring status want.
@@ -206,24 +207,6 @@ func eventually(t testing.TB, within time.Duration, cond func() bool, msg string
 		<-tick.C
 	}
 	return time.Since(start)
-}
-
-// clock is a settable time for the database (session expiry).
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func cookieMap(resp *http.Response) map[string]*http.Cookie {

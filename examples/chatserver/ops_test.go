@@ -116,10 +116,8 @@ func TestAdminTestPage(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, page, nil)
 	require.NoError(t, err)
 	req.SetBasicAuth("admin", adminSecret)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	resp := send(t, req)
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), "<textarea")
 

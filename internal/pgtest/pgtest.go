@@ -79,16 +79,10 @@ func Main(m *testing.M) int {
 // binaries are missing, or fails it when CI is set.
 func Start(t testing.TB) (dsn string) {
 	t.Helper()
-	bins, err := findBinaries()
-	if err != nil {
-		missing(t, err)
-	}
-	owner, err := serverUser()
-	if err != nil {
-		missing(t, err)
-	}
+	bins, owner := needServer(t)
 
 	var srv *server
+	var err error
 	if shared.enabled.Load() {
 		shared.once.Do(func() { shared.srv, shared.err = startServer(bins, owner) })
 		if shared.err != nil {
@@ -117,6 +111,21 @@ func Start(t testing.TB) (dsn string) {
 }
 
 // missing skips t, or fails it in CI, where tests must never skip.
+// needServer finds the server binaries and the user to run them as, or
+// skips t (fails it in CI) when there are none.
+func needServer(t testing.TB) (binaries, *owner) {
+	t.Helper()
+	bins, err := findBinaries()
+	if err != nil {
+		missing(t, err)
+	}
+	own, err := serverUser()
+	if err != nil {
+		missing(t, err)
+	}
+	return bins, own
+}
+
 func missing(t testing.TB, err error) {
 	t.Helper()
 	if os.Getenv("CI") != "" {

@@ -36,15 +36,7 @@ func TestStartGivesAWorkingDatabase(t *testing.T) {
 }
 
 func TestSharedServerGivesFreshDatabases(t *testing.T) {
-	bins, err := findBinaries()
-	if err != nil {
-		missing(t, err)
-	}
-	own, err := serverUser()
-	if err != nil {
-		missing(t, err)
-	}
-	srv, err := startServer(bins, own)
+	srv, err := startServer(needServer(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.stop()) })
 
@@ -75,15 +67,7 @@ func TestSharedServerGivesFreshDatabases(t *testing.T) {
 }
 
 func TestStopEndsTheServerAndRemovesItsDirectory(t *testing.T) {
-	bins, err := findBinaries()
-	if err != nil {
-		missing(t, err)
-	}
-	own, err := serverUser()
-	if err != nil {
-		missing(t, err)
-	}
-	srv, err := startServer(bins, own)
+	srv, err := startServer(needServer(t))
 	require.NoError(t, err)
 	dsn := srv.dsn("postgres")
 	require.NoError(t, srv.stop())

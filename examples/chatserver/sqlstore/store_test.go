@@ -26,6 +26,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mamlogin/mamlogin/examples/chatserver/sqlstore"
+	"github.com/mamlogin/mamlogin/internal/clock"
 	"github.com/mamlogin/mamlogin/internal/pgtest"
 	"github.com/mamlogin/mamlogin/intune"
 )
@@ -50,33 +51,15 @@ func eachEngine(t *testing.T, f func(t *testing.T, dsn string)) {
 	}
 }
 
-// clock is a settable time for DB.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 var epoch = time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 
 // open opens dsn, closed when the test ends, with its clock at epoch.
-func open(t *testing.T, dsn string) (*sqlstore.DB, *clock) {
+func open(t *testing.T, dsn string) (*sqlstore.DB, *clock.Fake) {
 	t.Helper()
 	db, err := sqlstore.Open(t.Context(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	c := &clock{now: epoch}
+	c := clock.NewFake(epoch) // a settable time for DB.Now
 	db.Now = c.Now
 	return db, c
 }
