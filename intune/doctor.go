@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
 
@@ -17,6 +18,19 @@ import (
 type Report struct {
 	Checks []Check `json:"checks"` // in the order of the Check* constants; a check that cannot run fails
 	OK     bool    `json:"ok"`     // every check passed: this token would sign in
+	// Clock compares this server's clock with Entra's, from the Date header
+	// of the key-set fetch; nil when no answer carried one.
+	Clock *ClockReading `json:"clock,omitempty"`
+}
+
+// ClockReading is this server's clock against Entra's, read from the Date
+// header of Entra's answer: fresh tokens fail once this server is 5 minutes
+// behind, and expire early when it is ahead.
+type ClockReading struct {
+	EntraDate  time.Time     `json:"entra_date"`  // Entra's Date header
+	ServerDate time.Time     `json:"server_date"` // this server's clock when it came, to the second
+	Offset     time.Duration `json:"offset"`      // EntraDate minus ServerDate: positive when this server is behind
+	URL        string        `json:"url"`         // the key-set URL, without query; "" when discovery failed first
 }
 
 // Check is one line of a Report.
@@ -93,8 +107,18 @@ func Diagnose(ctx context.Context, cfg Config, rawToken string, opts ...Option) 
 	if d.store != nil {
 		r.Checks = append(r.Checks, d.checkUser(ctx, cfg.AuthService, &a, blocker))
 	}
-	r.OK = r.Verdict() == ""
+	r.OK, r.Clock = r.Verdict() == "", d.clock()
 	return r
+}
+
+// clock is what the key-set fetch said of Entra's clock, or nil.
+func (d *diagnosis) clock() *ClockReading {
+	st, ok := d.v.keys.(*jwkscache.Static)
+	if !ok || st.Fetch.ServerDate.IsZero() {
+		return nil
+	}
+	f := st.Fetch
+	return &ClockReading{EntraDate: f.ServerDate, ServerDate: f.At.Truncate(time.Second), Offset: f.ClockOffset(), URL: f.URL}
 }
 
 // checkUser resolves the user as the login handler would, without creating
@@ -185,7 +209,7 @@ func DiagnoseConfig(ctx context.Context, cfg Config, opts ...Option) *Report {
 		}
 		r.Checks = append(r.Checks, Check{Name: s.name, OK: true, Detail: s.pass(&d.v, &a)})
 	}
-	r.OK = r.Verdict() == ""
+	r.OK, r.Clock = r.Verdict() == "", d.clock()
 	return r
 }
 

@@ -297,6 +297,13 @@ func TestDiagnoseShowsTheClockOffset(t *testing.T) {
 	cfg.JWKSURL = behind.URL + "/keys"
 	r = intune.DiagnoseConfig(t.Context(), cfg, intune.WithKeySetLogger(quiet))
 	assert.Contains(t, r.Checks[1].Detail, "behind Entra's")
+	require.NotNil(t, r.Clock)
+	assert.InDelta(t, (3 * time.Minute).Seconds(), r.Clock.Offset.Seconds(), 1)
+	assert.Equal(t, behind.URL+"/keys", r.Clock.URL)
+
+	gone := intune.DiagnoseConfig(t.Context(), intune.Config{Enable: true, AuthService: intune.AuthServiceOpenID,
+		TenantID: it.TenantID, ClientID: it.ClientID, JWKSURL: "http://127.0.0.1:1/keys"}, intune.WithKeySetLogger(quiet))
+	assert.Nil(t, gone.Clock, "no answer, no reading")
 }
 
 // TestDiagnoseDisabled: sign-in answers not_configured whatever the token,

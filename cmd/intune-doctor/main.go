@@ -24,10 +24,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mamlogin/mamlogin/intune"
@@ -150,9 +148,6 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-// now is this server's clock (tests move it to see a clock offset).
-var now = time.Now
-
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
@@ -184,8 +179,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cfg, at := f.cfg, f.at
 	cfg.Enable, cfg.AuthService, cfg.AllowedClientIDs = true, intune.AuthService(f.provider), f.allowed
-	probe := &clockProbe{base: http.DefaultTransport}
-	cfg.HTTPClient = &http.Client{Transport: probe}
 	// The report says what a fetch failure means; the cache's own log would repeat it.
 	opts := []intune.Option{intune.WithKeySetLogger(slog.New(slog.DiscardHandler))}
 	var notes []string
@@ -220,7 +213,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		notes = append(notes, fillFromToken(&cfg, raw)...)
 		report = intune.Diagnose(ctx, cfg, raw, opts...)
 	}
-	out := newOutput(cmd, report, probe.reading(), notes)
+	out := newOutput(cmd, report, reading(report.Clock), notes)
 	if f.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -308,33 +301,6 @@ func fillFromToken(cfg *intune.Config, raw string) []string {
 	return notes
 }
 
-// clockProbe is the transport of the fetches: it keeps the Date header of
-// Entra's last answer and this server's time when it came, without a
-// request of its own.
-type clockProbe struct {
-	base http.RoundTripper
-
-	mu      sync.Mutex
-	entra   time.Time
-	local   time.Time
-	fromURL string
-}
-
-func (p *clockProbe) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := p.base.RoundTrip(req)
-	if err != nil {
-		return resp, err
-	}
-	if d, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
-		u := *req.URL
-		u.RawQuery, u.Fragment, u.User = "", "", nil
-		p.mu.Lock()
-		p.entra, p.local, p.fromURL = d, now(), u.String()
-		p.mu.Unlock()
-	}
-	return resp, err
-}
-
 // clockReading is this server's clock against Entra's.
 type clockReading struct {
 	EntraDate  string `json:"entra_date"`  // Entra's Date header, RFC 3339
@@ -346,19 +312,15 @@ type clockReading struct {
 	Warning       string  `json:"warning,omitempty"` // set when the offset matters
 }
 
-// reading is the offset seen, or nil when no answer carried a Date header.
-func (p *clockProbe) reading() *clockReading {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.entra.IsZero() {
+// reading is the library's clock reading as the doctor shows it, or nil
+// when no answer carried a Date header.
+func reading(c *intune.ClockReading) *clockReading {
+	if c == nil {
 		return nil
 	}
-	// Date has a resolution of one second: so has the local time it is
-	// compared with (as the server's own key cache computes it).
-	local := p.local.Truncate(time.Second)
-	off := p.entra.Sub(local)
-	r := &clockReading{EntraDate: p.entra.UTC().Format(time.RFC3339), ServerDate: local.UTC().Format(time.RFC3339),
-		OffsetSeconds: off.Seconds(), Source: p.fromURL}
+	off := c.Offset
+	r := &clockReading{EntraDate: c.EntraDate.UTC().Format(time.RFC3339), ServerDate: c.ServerDate.UTC().Format(time.RFC3339),
+		OffsetSeconds: off.Seconds(), Source: c.URL}
 	switch {
 	case off >= maxBehind:
 		r.Warning = fmt.Sprintf("this server is %s behind Entra: fresh tokens fail now (invalid_token, nbf in the future); synchronise the clock (NTP)", off)
@@ -438,6 +400,9 @@ func printReport(w io.Writer, o *output) {
 func clockText(c *clockReading) string {
 	off := time.Duration(c.OffsetSeconds * float64(time.Second))
 	src := " (Date header of " + c.Source + ")"
+	if c.Source == "" {
+		src = " (Date header of Entra's discovery answer)"
+	}
 	switch {
 	case off > 0:
 		return fmt.Sprintf("this server's clock is %s behind Entra's%s", off, src)

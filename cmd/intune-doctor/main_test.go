@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -295,7 +296,7 @@ func TestClockOffset(t *testing.T) {
 	defer tenant.Close()
 	for _, tc := range []struct {
 		name    string
-		skew    time.Duration // this server's clock minus the real one
+		skew    time.Duration // this server's clock minus Entra's
 		text    string
 		warning string
 	}{
@@ -305,8 +306,12 @@ func TestClockOffset(t *testing.T) {
 		{"2 minutes ahead", 2 * time.Minute, "this server's clock is 2m0s ahead of Entra's", "taken as expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			now = func() time.Time { return time.Now().Add(tc.skew) }
-			defer func() { now = time.Now }()
+			// Entra's Date header says its clock is skew behind this server's.
+			tenant.SetKeysHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Date", time.Now().Add(-tc.skew).UTC().Format(http.TimeFormat))
+				_, _ = w.Write(tenant.KeySetJSON())
+			}))
+			defer tenant.SetKeysHandler(nil)
 			for _, cmd := range []string{"check", "token"} {
 				_, out, _ := doctor(t, tenant.Token(), append([]string{cmd}, flagsFor(tenant)...)...)
 				assert.Contains(t, out, "clock: this server's clock")
