@@ -2,7 +2,6 @@ package intune
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mamlogin/mamlogin/internal/dispatch"
+	"github.com/mamlogin/mamlogin/internal/mmid"
 	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
 
@@ -370,13 +370,7 @@ func requestID(r *http.Request) string {
 			return id
 		}
 	}
-	const alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
-	var b [26]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[b[i]%32]
-	}
-	return string(b[:])
+	return mmid.New()
 }
 
 // Close stops the event goroutine and closes the Validator the handler built

@@ -2,12 +2,12 @@ package intunetest
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
 
+	"github.com/mamlogin/mamlogin/internal/mmid"
 	"github.com/mamlogin/mamlogin/intune"
 )
 
@@ -63,7 +63,7 @@ func (s *Store) failing() error {
 // Add puts a user with objectId oid for service into the store.
 func (s *Store) Add(service intune.AuthService, oid string, p Profile) *intune.User {
 	if p.ID == "" {
-		p.ID = newID()
+		p.ID = mmid.New()
 	}
 	p.AuthService, p.AuthData = string(service), oid
 	u := &intune.User{ID: p.ID, IsBot: p.IsBot, Deactivated: p.DeleteAt != 0, Profile: p}
@@ -109,7 +109,7 @@ func (s *Store) CreateUser(_ context.Context, service intune.AuthService, c *int
 	if s.BeforeCreate != nil {
 		s.BeforeCreate()
 	}
-	p := profileFrom(Profile{ID: newID(), AuthService: string(service), AuthData: c.ObjectID}, c)
+	p := profileFrom(Profile{ID: mmid.New(), AuthService: string(service), AuthData: c.ObjectID}, c)
 	u := &intune.User{ID: p.ID, Profile: p}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -183,15 +183,4 @@ func (s *Sessions) SignIns() []intune.SignIn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]intune.SignIn(nil), s.signIns...)
-}
-
-// newID makes a 26-character id, as Mattermost's.
-func newID() string {
-	const alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
-	var b [26]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[b[i]%32]
-	}
-	return string(b[:])
 }

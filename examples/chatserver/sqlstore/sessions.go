@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mamlogin/mamlogin/internal/mmid"
 	"github.com/mamlogin/mamlogin/intune"
 )
 
@@ -157,13 +157,5 @@ func hashToken(token string) string {
 
 // newID makes a 26-character Mattermost-like id from 130 random bits; it
 // serves for user ids, session tokens and CSRF tokens alike, as in
-// Mattermost. 256 is a multiple of 32, so b%32 is uniform.
-func newID() string {
-	const alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
-	var b [26]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
-	for i := range b {
-		b[i] = alphabet[b[i]%32]
-	}
-	return string(b[:])
-}
+// Mattermost. (A server of your own has its own id maker.)
+func newID() string { return mmid.New() }
