@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,13 +63,16 @@ func (h *LoginHandler) fail(w http.ResponseWriter, r *http.Request, a *signInAtt
 			msg = m
 		}
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	if status == http.StatusUnauthorized {
-		hdr.Set("WWW-Authenticate", `Bearer error="invalid_token"`) // RFC 6750; nothing more: no internals
+	if status == http.StatusUnauthorized { // RFC 6750; nothing more: no internals
+		w.Header()["Www-Authenticate"] = []string{`Bearer error="invalid_token"`}
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(appErrorBody(make([]byte, 0, 256), e.ID, msg, a.rid, status))
+	body := errorBodies.Get().(*[]byte)
+	*body = appErrorBody((*body)[:0], e.ID, msg, a.rid, status)
+	_, _ = w.Write(*body)    // an io.Writer keeps nothing of it
+	if cap(*body) <= 4<<10 { // a host's long message does not pin a large buffer
+		errorBodies.Put(body)
+	}
 
 	if e.Facts == (TokenFacts{}) && a.claims != nil {
 		e.Facts = a.claims.facts(a.claims.kid) // a failure after validation: the verified facts
@@ -81,6 +85,13 @@ func (h *LoginHandler) fail(w http.ResponseWriter, r *http.Request, a *signInAtt
 	h.emit(a, e, status, took)
 }
 
+// errorBodies recycles the buffers error bodies are written from: a
+// rejected flood writes one per request.
+var errorBodies = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
+
 // logFailure writes the admin's record of one failure: the ID, the cause,
 // the next step that fits the reason, the reason, and the safe token facts.
 func (h *LoginHandler) logFailure(r *http.Request, a *signInAttempt, e *AppError, status int, took time.Duration) {
@@ -88,6 +99,7 @@ func (h *LoginHandler) logFailure(r *http.Request, a *signInAttempt, e *AppError
 	if status >= 500 && status != http.StatusNotImplemented {
 		level = slog.LevelError
 	}
+	e.explain()
 	next := e.NextStep()
 	if e.identity && h.idAttribute != "" {
 		next += " Set " + h.idAttribute + " = objectId for the enforced provider, and confirm objectId <-> oid alignment."
@@ -139,6 +151,7 @@ func (h *LoginHandler) emit(a *signInAttempt, e *AppError, status int, took time
 	}
 	if e != nil {
 		e.readUnverified()
+		e.explain()
 		ev.Outcome, ev.Reason, ev.Token = e.ID, e.Reason, e.Facts
 	} else {
 		ev.UserID, ev.Created, ev.Token = a.user.ID, a.created, a.claims.facts(a.claims.kid)
@@ -163,44 +176,63 @@ func appErrorBody(b []byte, id, message, requestID string, status int) []byte {
 // appendJSONString appends s as a JSON string, byte for byte as
 // encoding/json writes it: quotes, backslashes and control characters
 // escaped, <, > and &, U+2028 and U+2029 escaped, invalid UTF-8 as \ufffd
-// (a host's message may hold any text).
+// (a host's message may hold any text). Runs that need no escape are copied
+// whole.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	start := 0 // s[start:i] is still to be copied
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
+			if jsonPlain[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
 				b = append(b, '\\', c)
-			case c == '\b':
+			case '\b':
 				b = append(b, '\\', 'b')
-			case c == '\f':
+			case '\f':
 				b = append(b, '\\', 'f')
-			case c == '\n':
+			case '\n':
 				b = append(b, '\\', 'n')
-			case c == '\r':
+			case '\r':
 				b = append(b, '\\', 'r')
-			case c == '\t':
+			case '\t':
 				b = append(b, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
+			default: // other control characters, <, > and &
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
 			}
 			i++
+			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
 		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
 		default:
-			b = append(b, s[i:i+size]...)
+			i += size
+			continue
 		}
 		i += size
+		start = i
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// jsonPlain marks the ASCII bytes appendJSONString copies as they are.
+var jsonPlain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()

@@ -123,9 +123,9 @@ type attempt struct {
 	verified bool // the signature verified: the claims are Entra's words
 	noKey    bool // the key set holds no key for the token's kid
 
-	// Storage for tok and claims: one allocation per validation.
-	tokBuf    token
-	claimsBuf Claims
+	// tok's storage. The claims have their own allocation, made only for a
+	// token whose signature verified: a rejected flood never pays for it.
+	tokBuf token
 }
 
 // clockSkew is how far behind Entra's clock this server's may be before a
@@ -216,12 +216,19 @@ func (v *verifier) checkKey(a *attempt) *AppError {
 			return ErrInvalidToken.because("kid has a byte 0x%02x outside printable ASCII", c)
 		}
 	}
-	a.tok.keyHeader()
-	key, err := v.keyfunc.KeyfuncCtx(a.ctx)(&a.tok.Token)
-	if err != nil {
+	// A kid the key set does not hold is answered from the key source
+	// itself, which refreshes (rate-limited) as keyfunc would make it:
+	// keyfunc wraps a miss in fmt.Errorf, and an unknown-kid flood would pay
+	// for formatting a reason on every request. Keys it holds are resolved
+	// through keyfunc.
+	if _, err := v.keys.KeyRead(a.ctx, kid); err != nil {
 		a.noKey = true
-		reason, fix := v.missReason(err)
-		return ErrInvalidToken.becauseText(reason).fixedBy(fix)
+		return missed(err)
+	}
+	key, err := a.tok.resolveKey(v.keyfunc.KeyfuncCtx(a.ctx))
+	if err != nil {
+		a.noKey = true // e.g. gone since the line above: a refresh replaced the set
+		return missed(err)
 	}
 	pub, ok := key.(*rsa.PublicKey)
 	if !ok { // the key set holds RSA keys only; fail closed all the same
@@ -231,16 +238,17 @@ func (v *verifier) checkKey(a *attempt) *AppError {
 	return nil
 }
 
-// missReason says why keyfunc found no key, and the next step that fits.
-func (v *verifier) missReason(err error) (reason, fix string) {
-	var miss *jwkscache.MissError
-	if !errors.As(err, &miss) {
-		return fmt.Sprintf("key resolution failed: %v", err), ""
+// missed answers a key that could not be resolved, with the next step that
+// fits why. The reason is formatted only if it is read.
+func missed(err error) *AppError {
+	miss, ok := errors.AsType[*jwkscache.MissError](err)
+	switch {
+	case !ok:
+		return ErrInvalidToken.because("key resolution failed: %v", err)
+	case miss.Refresh == jwkscache.RefreshFailed:
+		return ErrInvalidToken.because("%v", miss).fixedBy("The key set could not be refreshed: check that this server reaches the Entra authority over https (proxy, firewall, DNS); the keys held are kept meanwhile.")
 	}
-	if miss.Err != nil && strings.Contains(miss.Detail, "failed") {
-		return miss.Error(), "The key set could not be refreshed: check that this server reaches the Entra authority over https (proxy, firewall, DNS); the keys held are kept meanwhile."
-	}
-	return miss.Error() + ". " + claimsMappingHint, claimsMappingFix
+	return ErrInvalidToken.because("%v. %s", miss, claimsMappingHint).fixedBy(claimsMappingFix)
 }
 
 const (
@@ -252,7 +260,7 @@ const (
 func (v *verifier) checkSignature(a *attempt) *AppError {
 	sig, err := b64.DecodeString(a.tok.sig64)
 	if err != nil {
-		return ErrInvalidToken.because("signature: %s", badByte(a.tok.Raw, err))
+		return ErrInvalidToken.because("signature: %v", badByte{a.tok.Raw, err})
 	}
 	a.tok.Signature = sig
 	if want := a.key.Size(); len(a.tok.Signature) != want {
@@ -438,19 +446,20 @@ func (v *verifier) checkObjectID(a *attempt) *AppError {
 	return e
 }
 
-// validate walks the steps and stops at the first failure: the request path.
-// The payload is decoded only when the first claims step is reached, that
-// is after the signature verified.
-func (v *verifier) validate(ctx context.Context, raw string) (*Claims, *AppError) {
-	a := &attempt{ctx: ctx, raw: raw}
+// validate walks the steps for a (its ctx and raw set) and stops at the
+// first failure: the request path. The caller provides a, so that a
+// sign-in's one allocation holds it. The payload is decoded only when the
+// first claims step is reached, that is after the signature verified.
+func (v *verifier) validate(a *attempt) (*Claims, *AppError) {
 	for i := range steps {
 		s := &steps[i]
 		if s.needs == needClaims && a.claims == nil {
-			if e := a.claimsBuf.decode(a.tok.payload64); e != nil {
+			c, e := decodeClaims(a.tok.payload64)
+			if e != nil {
 				e.Facts = TokenFacts{KeyID: a.tok.kid}
 				return nil, e
 			}
-			a.claims, a.now = &a.claimsBuf, v.now()
+			a.claims, a.now = c, v.now()
 		}
 		if e := s.run(v, a); e != nil {
 			e.Facts = a.facts()

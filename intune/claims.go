@@ -69,7 +69,7 @@ func (c *Claims) decode(payload64 string) *AppError {
 	p := (*buf)[:b64.DecodedLen(len(payload64))]
 	n, err := b64.Decode(p, unsafe.Slice(unsafe.StringData(payload64), len(payload64))) // read only: no copy
 	if err != nil {
-		return ErrInvalidToken.because("payload: %s", badByte(payload64, err))
+		return ErrInvalidToken.because("payload: %v", badByte{payload64, err})
 	}
 	// The claims alias the pooled buffer until keep copies them out, below.
 	err = strictjson.Each(decoded(p[:n]), func(name string, v strictjson.Value) error {
@@ -135,7 +135,8 @@ func (c *Claims) decode(payload64 string) *AppError {
 		return nil
 	})
 	if err != nil {
-		return ErrInvalidToken.because("payload: %v", err)
+		// Formatted now: err may quote the pooled buffer, which the next token overwrites.
+		return ErrInvalidToken.becauseText("payload: " + err.Error())
 	}
 	c.keep()
 	c.Scopes = splitScopes(c.scp, c.scopes[:0])

@@ -83,7 +83,7 @@ func Diagnose(ctx context.Context, cfg Config, rawToken string, opts ...Option) 
 				blocker = &Check{ErrorID: e.ID, NextStep: e.NextStep()}
 			}
 			if e != nil {
-				d.payloadErr = e.Reason
+				d.payloadErr = e.explain().Reason
 			}
 		}
 		if why := d.missing(s.needs, &a); why != "" {
@@ -264,7 +264,7 @@ func (d *diagnosis) missing(n need, a *attempt) string {
 }
 
 func failed(name string, e *AppError) Check {
-	return Check{Name: name, ErrorID: e.ID, Detail: e.Reason, NextStep: e.NextStep()}
+	return Check{Name: name, ErrorID: e.ID, Detail: e.explain().Reason, NextStep: e.NextStep()}
 }
 
 // notRun is a check that could not run: it fails with the blocker's ID.

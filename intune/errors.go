@@ -51,6 +51,11 @@ type AppError struct {
 	// unverified is the token whose key was not found: its few facts are
 	// read (clipped) only if the failure is logged, not for every flood.
 	unverified *token
+	// reasonFormat and reasonArgs are a Reason not formatted yet (because):
+	// a rejected flood whose log records are dropped never pays for fmt.
+	// explain formats it.
+	reasonFormat string
+	reasonArgs   []any
 }
 
 // TokenFacts are the parts of a token that are safe to log: identifiers and
@@ -76,10 +81,14 @@ func (e *AppError) Error() string {
 	if e == nil {
 		return "intune: <nil *AppError>"
 	}
-	if e.Reason == "" {
+	reason := e.Reason
+	if e.reasonFormat != "" { // not explained yet: format without writing, Error may run concurrently
+		reason = fmt.Sprintf(e.reasonFormat, e.reasonArgs...)
+	}
+	if reason == "" {
 		return e.ID
 	}
-	return e.ID + ": " + e.Reason
+	return e.ID + ": " + reason
 }
 
 // Is reports whether target is an *AppError with the same ID, so that
@@ -117,18 +126,32 @@ func NewAppError(id string, status int, message, adminCause, adminNextStep strin
 		AdminCause: adminCause, AdminNextStep: adminNextStep}
 }
 
-// because returns a copy of the catalog row e carrying an internal reason.
+// because returns a copy of the catalog row e carrying an internal reason,
+// formatted only when it is read (explain): a flood of bad requests is
+// answered without fmt. The args must not change afterwards: strings,
+// numbers, times and errors, never a view into a buffer that is reused.
 func (e *AppError) because(format string, args ...any) *AppError {
 	c := *e
-	c.Reason = fmt.Sprintf(format, args...)
+	c.Reason, c.reasonFormat, c.reasonArgs = "", format, args
 	return &c
+}
+
+// explain formats the reason because deferred into Reason, and returns e.
+// Whatever reads Reason, or hands the error outside this package, calls it
+// first.
+func (e *AppError) explain() *AppError {
+	if e.reasonFormat != "" {
+		e.Reason = fmt.Sprintf(e.reasonFormat, e.reasonArgs...)
+		e.reasonFormat, e.reasonArgs = "", nil
+	}
+	return e
 }
 
 // becauseText is because with a reason already made: no formatting on the
 // paths a flood of bad requests takes.
 func (e *AppError) becauseText(reason string) *AppError {
 	c := *e
-	c.Reason = reason
+	c.Reason, c.reasonFormat, c.reasonArgs = reason, "", nil
 	return &c
 }
 

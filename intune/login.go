@@ -161,7 +161,9 @@ type signInAttempt struct {
 	rid     string
 	start   time.Time
 	b       *binding
-	req     *request
+	req     *request // nil until the body is read
+	body    request  // req's storage
+	check   attempt  // the token's validation
 	claims  *Claims
 	user    *User
 	created bool
@@ -179,17 +181,30 @@ func (h *LoginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := &signInAttempt{rid: requestID(r), start: time.Now(), b: h.state.Load()}
-	w.Header().Set(RequestIDHeader, a.rid)
-	w.Header().Set("Cache-Control", "no-store")
+	setAnswerHeaders(w.Header(), a.rid)
 	body, e := h.signIn(w, r, a)
 	if e != nil {
 		h.fail(w, r, a, e)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	h.succeeded(r, a)
+}
+
+// requestIDKey is RequestIDHeader as net/http keys it.
+var requestIDKey = http.CanonicalHeaderKey(RequestIDHeader)
+
+// setAnswerHeaders sets what every answer carries: the request id, no
+// caching, a JSON body. The keys are canonical and the values share one
+// allocation (as Header.Clone does): a rejected flood pays for each header.
+// Each value slice has a capacity of one, so an Add appends elsewhere.
+func setAnswerHeaders(hdr http.Header, rid string) {
+	v := [...]string{rid, "no-store", "application/json"}
+	vs := v[:] // one allocation for the three
+	hdr[requestIDKey] = vs[0:1:1]
+	hdr["Cache-Control"] = vs[1:2:2]
+	hdr["Content-Type"] = vs[2:3:3]
 }
 
 // signIn runs every step and returns the success body.
@@ -198,12 +213,12 @@ func (h *LoginHandler) signIn(w http.ResponseWriter, r *http.Request, a *signInA
 	if e := h.gates(ctx, a.b); e != nil {
 		return nil, e
 	}
-	req, e := readRequest(w, r)
-	if e != nil {
+	if e := readRequest(w, r, &a.body); e != nil {
 		return nil, e
 	}
-	a.req = req
-	c, e := a.b.v.validate(ctx, req.accessToken)
+	a.req = &a.body
+	a.check.ctx, a.check.raw = ctx, a.req.accessToken
+	c, e := a.b.v.validate(&a.check)
 	if e != nil {
 		return nil, e
 	}
@@ -249,36 +264,37 @@ const (
 // JSON body. Unknown members are ignored (a newer app may add some); a
 // repeated member, a non-string value, an oversized id or one with control
 // characters is invalid_token.
-func readRequest(w http.ResponseWriter, r *http.Request) (*request, *AppError) {
+func readRequest(w http.ResponseWriter, r *http.Request, req *request) *AppError {
 	if !fromApp(r) {
-		return nil, ErrInvalidToken.because("refused a request a browser could forge: Content-Type %q and no X-Requested-With: XMLHttpRequest",
+		return ErrInvalidToken.because("refused a request a browser could forge: Content-Type %q and no X-Requested-With: XMLHttpRequest",
 			clipFact(r.Header.Get("Content-Type"))).fixedBy(fixForged)
 	}
 	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, ErrInvalidToken.because("request body is over the %d-byte bound", MaxBodyBytes).fixedBy(fixBody)
+			return ErrInvalidToken.because("request body is over the %d-byte bound", MaxBodyBytes).fixedBy(fixBody)
 		}
-		return nil, ErrInvalidToken.because("reading the request body: %v", err).fixedBy(fixBody)
+		return ErrInvalidToken.because("reading the request body: %v", err).fixedBy(fixBody)
 	}
-	req, e := parseRequest(body)
-	if e != nil {
-		return nil, e.fixedBy(fixBody)
+	if e := parseRequest(body, req); e != nil {
+		return e.fixedBy(fixBody)
 	}
-	return req, nil
+	return nil
 }
 
-// readBody reads the bounded body in one allocation when its length is
-// declared (the app declares it), else as it comes.
+// readBody reads the bounded body in one allocation when its declared
+// length is within the bound (the app declares it), else as it comes, up to
+// the bound.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	n := r.ContentLength
-	if n <= 0 || n >= MaxBodyBytes {
-		return io.ReadAll(body)
+	if n <= 0 || n > MaxBodyBytes {
+		// MaxBytesReader also tells the server to close the connection
+		// after an oversized body.
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	}
-	buf := make([]byte, n+1) // one more: a body longer than declared is an error, not truncated
-	got, err := io.ReadFull(body, buf)
+	buf := make([]byte, n+1)             // one more: a body longer than declared is an error, not truncated
+	got, err := io.ReadFull(r.Body, buf) // at most n+1 <= MaxBodyBytes+1 bytes
 	switch {
 	case err == io.ErrUnexpectedEOF && int64(got) == n:
 		return buf[:n], nil
@@ -294,15 +310,19 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // without a CORS preflight: a JSON Content-Type (parameters allowed) or the
 // app's X-Requested-With: XMLHttpRequest.
 func fromApp(r *http.Request) bool {
-	if strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest") {
+	if strings.EqualFold(firstValue(r.Header, "X-Requested-With"), "XMLHttpRequest") {
 		return true
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct := firstValue(r.Header, "Content-Type")
+	if strings.EqualFold(ct, "application/json") {
+		return true // what the app sends, without parsing (ParseMediaType allocates)
+	}
+	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/json"
 }
 
-func parseRequest(body []byte) (*request, *AppError) {
-	req := &request{}
+// parseRequest reads body into req. Its strings alias body.
+func parseRequest(body []byte, req *request) *AppError {
 	err := strictjson.Each(decoded(body), func(name string, v strictjson.Value) error {
 		var dst *string
 		switch name {
@@ -321,20 +341,20 @@ func parseRequest(body []byte) (*request, *AppError) {
 		return v.StrTo(name, dst)
 	})
 	if err != nil {
-		return nil, ErrInvalidToken.because("request body: %v", err)
+		return ErrInvalidToken.because("request body: %v", err)
 	}
 	if req.accessToken == "" {
-		return nil, ErrInvalidToken.because("request body has no access_token")
+		return ErrInvalidToken.because("request body has no access_token")
 	}
 	for _, id := range [...]struct{ name, v string }{{"device_id", req.deviceID}, {"voip_device_id", req.voipDeviceID}} {
 		if len(id.v) > MaxDeviceIDLen {
-			return nil, ErrInvalidToken.because("%s is %d bytes, over the %d-byte bound", id.name, len(id.v), MaxDeviceIDLen)
+			return ErrInvalidToken.because("%s is %d bytes, over the %d-byte bound", id.name, len(id.v), MaxDeviceIDLen)
 		}
 		if i := strings.IndexFunc(id.v, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
-			return nil, ErrInvalidToken.because("%s has a control character at offset %d", id.name, i)
+			return ErrInvalidToken.because("%s has a control character at offset %d", id.name, i)
 		}
 	}
-	return req, nil
+	return nil
 }
 
 // issueSession opens the host's session. If the issuer fails, the response
@@ -360,7 +380,7 @@ func (h *LoginHandler) issueSession(ctx context.Context, w http.ResponseWriter, 
 // requestID takes the client's X-Request-ID when it is a sane token, else
 // makes one (26 characters, as Mattermost's ids).
 func requestID(r *http.Request) string {
-	if id := r.Header.Get(RequestIDHeader); id != "" && len(id) <= 64 {
+	if id := firstValue(r.Header, requestIDKey); id != "" && len(id) <= 64 {
 		ok := true
 		for i := 0; i < len(id) && ok; i++ {
 			c := id[i]
@@ -370,7 +390,17 @@ func requestID(r *http.Request) string {
 			return id
 		}
 	}
-	return mmid.New()
+	return mmid.NewRequestID()
+}
+
+// firstValue is Header.Get for a key already canonical: Get canonicalises
+// its key on every call, and a key that is not canonical ("X-Request-ID")
+// costs an allocation each time.
+func firstValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // Close stops the event goroutine and closes the Validator the handler built

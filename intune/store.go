@@ -140,7 +140,7 @@ func (h *LoginHandler) create(ctx context.Context, svc AuthService, c *Claims) (
 		// Whatever the store's words for a lost race, the user may exist now.
 		again, rerr := h.store.UserByObjectID(ctx, svc, c.ObjectID)
 		if rerr != nil || again == nil {
-			e := storeError(err, "creating the user for objectId %q", c.ObjectID)
+			e := storeError(err, "creating the user for objectId %q", c.ObjectID) // explained
 			if rerr != nil && !errors.Is(rerr, ErrUserNotFound) {
 				e.Reason += "; re-reading it failed too: " + rerr.Error()
 			}
@@ -155,17 +155,17 @@ func (h *LoginHandler) create(ctx context.Context, svc AuthService, c *Claims) (
 }
 
 // storeError answers a store's error: its own row when it carries one, else
-// a 500 whose reason stays in the log.
+// a 500 whose reason stays in the log. Its Reason is explained (formatted).
 func storeError(err error, format string, args ...any) *AppError {
 	if row, ok := errors.AsType[*AppError](err); ok {
 		if row == nil { // a typed nil: the store meant an error and said none
 			return ErrStoreFailed.because(format+": the store returned a nil *AppError as its error", args...).fixedBy(fixStoreNil)
 		}
 		e := *row
-		e.Reason = err.Error()
+		e.Reason, e.reasonFormat, e.reasonArgs = err.Error(), "", nil
 		return &e
 	}
-	e := ErrStoreFailed.because(format, args...)
+	e := ErrStoreFailed.because(format, args...).explain()
 	e.Reason += ": " + err.Error()
 	return e
 }

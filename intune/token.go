@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -59,7 +60,7 @@ func (t *token) parse(raw string) *AppError {
 	// make "token\n" verify as "token". Every other byte outside base64url
 	// and '.' fails the decoding of its part (see badByte).
 	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
-		return ErrInvalidToken.because("%s", badByte(raw, nil))
+		return ErrInvalidToken.because("%v", badByte{raw, nil})
 	}
 	h64, rest, _ := strings.Cut(raw, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
@@ -71,7 +72,7 @@ func (t *token) parse(raw string) *AppError {
 	}
 	hdr, err := b64.DecodeString(h64)
 	if err != nil {
-		return ErrInvalidToken.because("header: %s", badByte(raw, err))
+		return ErrInvalidToken.because("header: %v", badByte{raw, err})
 	}
 	t.signingInput, t.payload64, t.sig64 = raw[:len(h64)+1+len(p64)], p64, s64
 	t.Raw, t.Method = raw, jwt.SigningMethodRS256
@@ -105,17 +106,24 @@ func (t *token) parse(raw string) *AppError {
 	return nil
 }
 
-// badByte explains a part that failed to decode: the first byte of the token
-// outside the JWS alphabet, with what it usually means, or else the
-// decoder's error. It runs only on failure: a byte-by-byte scan of a 16 KB
-// token costs more than decoding it.
-func badByte(raw string, err error) string {
-	for i := 0; i < len(raw); i++ {
-		if !jwsByte[raw[i]] {
-			return fmt.Sprintf("token has a byte 0x%02x at offset %d outside base64url and '.'%s", raw[i], i, formatHint(raw))
+// badByte explains a part of raw that failed to decode (err; nil when the
+// token holds a line break): the first byte of the token outside the JWS
+// alphabet, with what it usually means, or else the decoder's error. It is
+// a reason's argument, scanned only when the reason is read: a
+// byte-by-byte scan of a 16 KB token costs more than decoding it, and a
+// flood's reasons are mostly never read.
+type badByte struct {
+	raw string
+	err error
+}
+
+func (b badByte) String() string {
+	for i := 0; i < len(b.raw); i++ {
+		if !jwsByte[b.raw[i]] {
+			return fmt.Sprintf("token has a byte 0x%02x at offset %d outside base64url and '.'%s", b.raw[i], i, formatHint(b.raw))
 		}
 	}
-	return fmt.Sprintf("not base64url: %v", err)
+	return fmt.Sprintf("not base64url: %v", b.err)
 }
 
 // formatHint says what a byte outside the JWS alphabet usually means.
@@ -135,8 +143,19 @@ func formatHint(raw string) string {
 // per token, and boxing a constant costs nothing, a variable an allocation.
 var algRS256 any = "RS256"
 
-// keyHeader fills the jwt.Header keyfunc reads: alg (pinned to RS256 by the
-// algorithm step before this runs) and kid.
-func (t *token) keyHeader() {
-	t.Header = map[string]any{"alg": algRS256, "kid": t.kid}
+// keyHeaders recycles the headers handed to keyfunc: it reads them during
+// the call only, and a map is the largest allocation of a key lookup.
+var keyHeaders = sync.Pool{New: func() any { return make(map[string]any, 2) }}
+
+// resolveKey hands keyfunc a jwt.Header of alg (pinned to RS256 by the
+// algorithm step before this runs) and kid only, and returns its answer.
+func (t *token) resolveKey(kf jwt.Keyfunc) (any, error) {
+	hdr := keyHeaders.Get().(map[string]any)
+	hdr["alg"], hdr["kid"] = algRS256, t.kid
+	t.Header = hdr
+	key, err := kf(&t.Token)
+	t.Header = nil
+	clear(hdr)
+	keyHeaders.Put(hdr)
+	return key, err
 }

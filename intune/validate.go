@@ -284,10 +284,10 @@ func (v *Validator) RefreshKeys(ctx context.Context) error { return v.cache.Refr
 // network only when the token names a key the cache does not hold and a
 // refresh is allowed, or when no key set has been fetched yet.
 func (v *Validator) Validate(ctx context.Context, rawToken string) (*Claims, error) {
-	c, e := v.validate(ctx, rawToken)
+	c, e := v.validate(&attempt{ctx: ctx, raw: rawToken})
 	if e != nil {
 		e.readUnverified()
-		return nil, e
+		return nil, e.explain()
 	}
 	return c, nil
 }

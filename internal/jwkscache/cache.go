@@ -311,14 +311,13 @@ func (c *Cache) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	miss := &MissError{KID: kid, Keys: c.set.Load().Len()}
 	switch {
 	case cl == nil:
-		miss.Detail = "no refresh: the last was " + waited.Round(time.Second).String() +
-			" ago, refreshes for unknown kids are at most one per " + c.src.o.MinInterval.String()
+		miss.Refresh, miss.Waited, miss.Every = RefreshLimited, waited, c.src.o.MinInterval
 	case err != nil:
-		miss.Detail, miss.Err = fmt.Sprintf("waiting for a key-set refresh: %v", err), err
+		miss.Refresh, miss.Err = RefreshInterrupted, err
 	case cl.err != nil:
-		miss.Detail, miss.Err = fmt.Sprintf("the refresh it triggered failed: %v", cl.err), cl.err
+		miss.Refresh, miss.Err = RefreshFailed, cl.err
 	default:
-		miss.Detail = "the key set was freshly fetched"
+		miss.Refresh = RefreshFresh
 	}
 	return jwkset.JWK{}, miss
 }

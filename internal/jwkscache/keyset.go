@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/MicahParks/jwkset"
 
@@ -314,19 +315,40 @@ func (s *Set) MarshalWithOptions(ctx context.Context, _ jwkset.JWKMarshalOptions
 }
 
 // MissError says that a kid is not in the key set, and what was done about
-// it. It wraps jwkset.ErrKeyNotFound.
+// it. It wraps jwkset.ErrKeyNotFound. Its text is made only when read: a
+// flood of unknown kids makes one per request.
 type MissError struct {
-	KID    string
-	Keys   int    // usable keys held
-	Detail string // "" or what the refresh attempt found
-	Err    error  // why the refresh did not help: its failure, or the request's context; may be nil
+	KID     string
+	Keys    int         // usable keys held
+	Refresh MissRefresh // what the miss did to find the key
+	Waited  time.Duration
+	Every   time.Duration // RefreshLimited: the time since the last fetch, and the least time between two
+	Err     error         // RefreshFailed, RefreshInterrupted: why the refresh did not help
 }
 
-// Error is built without fmt: a flood of unknown kids formats one per request.
+// MissRefresh is what a miss did to find the key.
+type MissRefresh uint8
+
+const (
+	RefreshNone        MissRefresh = iota // a key set fetched once (Static): nothing to refresh
+	RefreshLimited                        // none: the last fetch was too recent (Waited, Every)
+	RefreshInterrupted                    // the request stopped waiting for the refresh (Err: its context)
+	RefreshFailed                         // the refresh it triggered or joined failed (Err)
+	RefreshFresh                          // the key set was freshly fetched, and still lacks the kid
+)
+
 func (e *MissError) Error() string {
 	msg := "kid " + strconv.Quote(clipKID(e.KID)) + " is not in the key set (" + strconv.Itoa(e.Keys) + " keys)"
-	if e.Detail != "" {
-		msg += "; " + e.Detail
+	switch e.Refresh {
+	case RefreshLimited:
+		msg += "; no refresh: the last was " + e.Waited.Round(time.Second).String() +
+			" ago, refreshes for unknown kids are at most one per " + e.Every.String()
+	case RefreshInterrupted:
+		msg += "; waiting for a key-set refresh: " + e.Err.Error()
+	case RefreshFailed:
+		msg += "; the refresh it triggered failed: " + e.Err.Error()
+	case RefreshFresh:
+		msg += "; the key set was freshly fetched"
 	}
 	return msg
 }
