@@ -237,7 +237,8 @@ func TestLoginOpenIDCreatesUserJIT(t *testing.T) {
 func TestLoginSAMLSignsInExistingUserAndSyncs(t *testing.T) {
 	r := newRig(t, intune.AuthServiceSAML)
 	u := r.store.Add(intune.AuthServiceSAML, it.UserOID, it.Profile{Email: "old@contoso.com", Username: "old"})
-	rec := post(r.handler(), appBody(r.tenant.Token(it.WithClaim("email", "new@contoso.com"))))
+	body := appBody(r.tenant.Token(it.WithClaim("email", "new@contoso.com")))
+	rec := post(r.handler(), body)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	var p it.Profile
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
@@ -245,6 +246,12 @@ func TestLoginSAMLSignsInExistingUserAndSyncs(t *testing.T) {
 	assert.Equal(t, "saml", p.AuthService)
 	assert.Equal(t, "new@contoso.com", p.Email, "attributes synced at login")
 	assert.EqualValues(t, 0, r.store.Creates.Load())
+
+	stored := r.store.User(intune.AuthServiceSAML, it.UserOID)
+	assert.Equal(t, "new@contoso.com", stored.Profile.(it.Profile).Email, "the synced profile is stored")
+	require.Equal(t, http.StatusOK, post(r.handler(), body).Code)
+	assert.Same(t, stored, r.store.User(intune.AuthServiceSAML, it.UserOID), "a sync that changes nothing writes nothing")
+	assert.EqualValues(t, 2, r.store.Syncs.Load())
 }
 
 // Identity is oid alone: a user with the same email but another oid is not found.

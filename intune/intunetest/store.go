@@ -30,7 +30,7 @@ type Profile struct {
 // a race, as a database unique index would.
 type Store struct {
 	mu    sync.Mutex
-	users map[string]*intune.User // service + "/" + oid
+	users map[userKey]*intune.User
 	// Err, when set, is returned by every method (a broken database).
 	err atomic.Pointer[error]
 
@@ -41,8 +41,15 @@ type Store struct {
 	BeforeCreate func()
 }
 
+// userKey is a user's unique key, as a database's unique index on
+// (auth_service, auth_data).
+type userKey struct {
+	service intune.AuthService
+	oid     string
+}
+
 // NewStore returns an empty store.
-func NewStore() *Store { return &Store{users: map[string]*intune.User{}} }
+func NewStore() *Store { return &Store{users: map[userKey]*intune.User{}} }
 
 // Fail makes every method return err (nil heals the store).
 func (s *Store) Fail(err error) {
@@ -69,7 +76,7 @@ func (s *Store) Add(service intune.AuthService, oid string, p Profile) *intune.U
 	u := &intune.User{ID: p.ID, IsBot: p.IsBot, Deactivated: p.DeleteAt != 0, Profile: p}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.users[string(service)+"/"+oid] = u
+	s.users[userKey{service, oid}] = u
 	return u
 }
 
@@ -84,7 +91,7 @@ func (s *Store) Len() int {
 func (s *Store) User(service intune.AuthService, oid string) *intune.User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.users[string(service)+"/"+oid]
+	return s.users[userKey{service, oid}]
 }
 
 // UserByObjectID returns the user with objectId oid for service, or
@@ -113,7 +120,7 @@ func (s *Store) CreateUser(_ context.Context, service intune.AuthService, c *int
 	u := &intune.User{ID: p.ID, Profile: p}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := string(service) + "/" + c.ObjectID
+	key := userKey{service, c.ObjectID}
 	if _, ok := s.users[key]; ok {
 		return nil, fmt.Errorf("insert user: %w", intune.ErrUserExists)
 	}
@@ -122,17 +129,23 @@ func (s *Store) CreateUser(_ context.Context, service intune.AuthService, c *int
 	return u, nil
 }
 
-// SyncUser applies the token's attributes to u's profile and stores it.
+// SyncUser applies the token's attributes to u's profile and stores it. A
+// profile the token does not change is not written again, as a database
+// skips an update that changes nothing.
 func (s *Store) SyncUser(_ context.Context, u *intune.User, c *intune.Claims) (*intune.User, error) {
 	if err := s.failing(); err != nil {
 		return nil, err
 	}
+	s.Syncs.Add(1)
 	p, _ := u.Profile.(Profile)
-	synced := &intune.User{ID: u.ID, IsBot: u.IsBot, Deactivated: u.Deactivated, Profile: profileFrom(p, c)}
+	updated := profileFrom(p, c)
+	if updated == p {
+		return u, nil
+	}
+	synced := &intune.User{ID: u.ID, IsBot: u.IsBot, Deactivated: u.Deactivated, Profile: updated}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.users[p.AuthService+"/"+p.AuthData] = synced
-	s.Syncs.Add(1)
+	s.users[userKey{intune.AuthService(p.AuthService), p.AuthData}] = synced
 	return synced, nil
 }
 
