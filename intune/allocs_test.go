@@ -8,6 +8,8 @@ package intune_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -21,17 +23,21 @@ import (
 	"github.com/mamlogin/mamlogin/intune/intunetest"
 )
 
-// reusedWriter is a ResponseWriter that keeps its header map between
-// requests and discards the body, so that AllocsPerRun counts the
+// reusedWriter is a ResponseWriter that keeps its header map and body
+// buffer between requests, so that AllocsPerRun counts the
 // handler's own allocations and none of the test's plumbing.
 type reusedWriter struct {
 	hdr    http.Header
 	status int
+	body   []byte
 }
 
-func (w *reusedWriter) Header() http.Header         { return w.hdr }
-func (w *reusedWriter) WriteHeader(status int)      { w.status = status }
-func (w *reusedWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *reusedWriter) Header() http.Header    { return w.hdr }
+func (w *reusedWriter) WriteHeader(status int) { w.status = status }
+func (w *reusedWriter) Write(p []byte) (int, error) {
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
 
 // TestAllocationBudgets pins what one answer allocates inside the handler.
 // Rejecting garbage must cost far less than a sign-in, and a flood must not
@@ -45,44 +51,66 @@ func TestAllocationBudgets(t *testing.T) {
 	v := newValidator(t, cfg)
 	store := intunetest.NewStore()
 	store.Add(cfg.AuthService, intunetest.UserOID, intunetest.Profile{Username: "alice"})
-	// A limit already spent: the flood's records are dropped, as in a real flood.
-	h := intune.NewLoginHandler(cfg, v, store, plainSessions{}, intune.WithLogger(quiet), intune.WithFailureLogLimit(1e-9, 1))
-	t.Cleanup(func() { _ = h.Close() })
 	rogue := intunetest.NewKey()
-
-	for _, tt := range []struct {
+	rows := []struct {
 		name   string
 		body   string
 		status int
+		id     string
 		budget float64
 	}{
 		// The request, its answer headers, its id, the error and its
 		// reason's arguments: nothing formatted.
-		{"malformed", appBody("not.a.token"), http.StatusBadRequest, 8},
-		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, 8},
+		{"malformed", appBody("not.a.token"), http.StatusBadRequest, intune.ErrInvalidToken.ID, 8},
+		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 8},
 		// Of these, the RSA verify and golang-jwt's hashing take about 14.
-		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, 30},
-		{"sign-in", appBody(tenant.Token()), http.StatusOK, 30},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			body := strings.NewReader(tt.body)
-			req, err := http.NewRequest(http.MethodPost, "/oauth/intune", io.NopCloser(body))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json")
-			req.ContentLength = int64(len(tt.body))
-			w := &reusedWriter{hdr: http.Header{}}
-			serve := func() {
-				body.Reset(tt.body)
-				clear(w.hdr)
-				h.ServeHTTP(w, req)
-			}
-			serve() // the unknown kid's one allowed refresh; the log limit's one record
-			require.Equal(t, tt.status, w.status)
-			got := testing.AllocsPerRun(200, serve)
-			require.Equal(t, tt.status, w.status)
-			assert.LessOrEqual(t, got, tt.budget, "allocations per answer")
-			t.Logf("%s: %.0f allocations", tt.name, got)
-		})
+		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 30},
+		// With the test kit's store and an issuer that sets one header.
+		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 30},
+	}
+	for _, withEvents := range []bool{false, true} {
+		// A limit already spent: the flood's records are dropped, as in a
+		// real flood.
+		opts := []intune.HandlerOption{intune.WithLogger(quiet), intune.WithFailureLogLimit(1e-9, 1)}
+		if withEvents {
+			// A host with a receiver: the reason of a failure is formatted
+			// on the dispatcher's goroutine, off the request path. The
+			// receiver holds that goroutine on the first event, so that
+			// AllocsPerRun (which counts every goroutine) sees the request
+			// path alone; the buffer holds the rest.
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) })
+			opts = append(opts, intune.WithEvents(func(intune.SignInEvent) { <-release }))
+		}
+		h := intune.NewLoginHandler(cfg, v, store, plainSessions{}, opts...)
+		t.Cleanup(func() { _ = h.Close() })
+		for _, tt := range rows {
+			t.Run(fmt.Sprintf("%s/events=%v", tt.name, withEvents), func(t *testing.T) {
+				body := strings.NewReader(tt.body)
+				req, err := http.NewRequest(http.MethodPost, "/oauth/intune", io.NopCloser(body))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/json")
+				req.ContentLength = int64(len(tt.body))
+				w := &reusedWriter{hdr: http.Header{}}
+				serve := func() {
+					body.Reset(tt.body)
+					clear(w.hdr)
+					w.body = w.body[:0]
+					h.ServeHTTP(w, req)
+				}
+				serve() // the unknown kid's one allowed refresh; the log limit's one record
+				require.Equal(t, tt.status, w.status)
+				if tt.id != "" {
+					var answer struct{ ID string }
+					require.NoError(t, json.Unmarshal(w.body, &answer))
+					require.Equal(t, tt.id, answer.ID, "rejected by the step this row is about")
+				}
+				got := testing.AllocsPerRun(200, serve)
+				require.Equal(t, tt.status, w.status)
+				assert.LessOrEqual(t, got, tt.budget, "allocations per answer")
+				t.Logf("%.0f allocations", got)
+			})
+		}
 	}
 }
 

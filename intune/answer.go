@@ -150,9 +150,10 @@ func (h *LoginHandler) emit(a *signInAttempt, e *AppError, status int, took time
 		ev.HasDeviceID, ev.HasVoIPDeviceID = a.req.deviceID != "", a.req.voipDeviceID != ""
 	}
 	if e != nil {
-		e.readUnverified()
-		e.explain()
-		ev.Outcome, ev.Reason, ev.Token = e.ID, e.Reason, e.Facts
+		// The reason and an unverified token's facts are read on the
+		// dispatcher's goroutine (complete), not on the request's: nothing
+		// touches e after this.
+		ev.Outcome, ev.failure = e.ID, e
 	} else {
 		ev.UserID, ev.Created, ev.Token = a.user.ID, a.created, a.claims.facts(a.claims.kid)
 	}

@@ -37,6 +37,19 @@ type SignInEvent struct {
 	// Reason is the internal reason of a failure: for the audit trail, never
 	// for the client.
 	Reason string
+
+	failure *AppError // until complete: the failure whose Reason and Token are still to be read
+}
+
+// complete fills Reason and Token from the failure, on the dispatcher's
+// goroutine: a flood's requests do not format reasons or read rejected
+// tokens for events, and events the receiver is too slow for are never
+// formatted at all.
+func (ev *SignInEvent) complete() {
+	if e := ev.failure; e != nil {
+		e.readUnverified()
+		ev.Reason, ev.Token, ev.failure = e.explain().Reason, e.Facts, nil
+	}
 }
 
 // WithEvents receives one SignInEvent per sign-in attempt, on a goroutine of

@@ -684,6 +684,46 @@ func TestTypedNilAppErrorFromTheStore(t *testing.T) {
 	rec := post(h, appBody(r.tenant.Token()))
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 	assert.Equal(t, intune.ErrStoreFailed.ID, decodeErr(t, rec).ID)
+
+	// The same from CreateUser, and the re-read after it fails too: the
+	// reason keeps both halves.
+	lookups := 0
+	s = storeFunc{Store: r.store,
+		lookup: func(context.Context, intune.AuthService, string) (*intune.User, error) {
+			if lookups++; lookups == 1 {
+				return nil, intune.ErrUserNotFound
+			}
+			return nil, errors.New("db connection reset")
+		},
+		create: func(context.Context, intune.AuthService, *intune.Claims) (*intune.User, error) { return nil, none },
+	}
+	events := make(chan intune.SignInEvent, 1)
+	h = intune.NewLoginHandler(r.cfg, r.v, s, r.sessions, intune.WithLogger(quiet),
+		intune.WithEvents(func(ev intune.SignInEvent) { events <- ev }))
+	t.Cleanup(func() { _ = h.Close() })
+	rec = post(h, appBody(r.tenant.Token()))
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	ev := <-events
+	assert.Contains(t, ev.Reason, "returned a nil *AppError")
+	assert.Contains(t, ev.Reason, "re-reading it failed too: db connection reset")
+}
+
+// contentTypeSessions is an issuer that sets a Content-Type of its own.
+type contentTypeSessions struct{}
+
+func (contentTypeSessions) IssueSession(_ context.Context, w http.ResponseWriter, _ *http.Request, _ *intune.SignIn) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	return nil
+}
+
+// TestSuccessIsAlwaysJSON: whatever the session issuer does to the
+// headers, the user JSON goes out as JSON.
+func TestSuccessIsAlwaysJSON(t *testing.T) {
+	r := newRig(t, intune.AuthServiceOpenID)
+	h := intune.NewLoginHandler(r.cfg, r.v, r.store, contentTypeSessions{}, intune.WithLogger(quiet))
+	rec := post(h, appBody(r.tenant.Token()))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, []string{"application/json"}, rec.Header().Values("Content-Type"))
 }
 
 // TestSetConfigAfterClose: a closed handler builds no Validator that would

@@ -140,7 +140,11 @@ func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions Session
 		panic(fmt.Sprintf("intune: WithRetryStatus(%d): only 400 (documented) or 401 (the shipping app's retry)", h.retryStatus))
 	}
 	h.failures = newFailureLog(h.log, h.logLimit, h.logBurst)
-	h.dispatch = newDispatcher(h.events, func(p any) {
+	var receive func(SignInEvent)
+	if h.events != nil {
+		receive = func(ev SignInEvent) { ev.complete(); h.events(ev) }
+	}
+	h.dispatch = newDispatcher(receive, func(p any) {
 		h.log.Error("intune: the sign-in event receiver panicked; the event was dropped", "panic", p)
 	})
 	b := bind(cfg, v, false)
@@ -187,6 +191,7 @@ func (h *LoginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, a, e)
 		return
 	}
+	w.Header()["Content-Type"] = []string{"application/json"} // again: the session issuer may have changed it
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	h.succeeded(r, a)

@@ -159,7 +159,7 @@ func (h *LoginHandler) create(ctx context.Context, svc AuthService, c *Claims) (
 func storeError(err error, format string, args ...any) *AppError {
 	if row, ok := errors.AsType[*AppError](err); ok {
 		if row == nil { // a typed nil: the store meant an error and said none
-			return ErrStoreFailed.because(format+": the store returned a nil *AppError as its error", args...).fixedBy(fixStoreNil)
+			return ErrStoreFailed.because(format+": the store returned a nil *AppError as its error", args...).explain().fixedBy(fixStoreNil)
 		}
 		e := *row
 		e.Reason, e.reasonFormat, e.reasonArgs = err.Error(), "", nil

@@ -139,13 +139,18 @@ func (s *Store) SyncUser(_ context.Context, u *intune.User, c *intune.Claims) (*
 	s.Syncs.Add(1)
 	p, _ := u.Profile.(Profile)
 	updated := profileFrom(p, c)
-	if updated == p {
-		return u, nil
-	}
-	synced := &intune.User{ID: u.ID, IsBot: u.IsBot, Deactivated: u.Deactivated, Profile: updated}
+	key := userKey{intune.AuthService(p.AuthService), p.AuthData}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.users[userKey{intune.AuthService(p.AuthService), p.AuthData}] = synced
+	// Compared with the stored row, not with u: another sign-in may have
+	// changed the row since u was read.
+	if stored := s.users[key]; stored != nil && stored.IsBot == u.IsBot && stored.Deactivated == u.Deactivated {
+		if sp, ok := stored.Profile.(Profile); ok && sp == updated {
+			return stored, nil
+		}
+	}
+	synced := &intune.User{ID: u.ID, IsBot: u.IsBot, Deactivated: u.Deactivated, Profile: updated}
+	s.users[key] = synced
 	return synced, nil
 }
 
