@@ -7,7 +7,6 @@
 package intune_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,11 +45,9 @@ func (w *reusedWriter) Write(p []byte) (int, error) {
 // call. A change that brings one back fails here, not in a benchmark nobody
 // runs.
 func TestAllocationBudgets(t *testing.T) {
-	tenant := newTenant(t)
-	cfg := tenant.Config()
-	v := newValidator(t, cfg)
-	store := intunetest.NewStore()
-	store.Add(cfg.AuthService, intunetest.UserOID, intunetest.Profile{Username: "alice"})
+	r := newRig(t, intune.AuthServiceOpenID)
+	r.store.Add(r.cfg.AuthService, intunetest.UserOID, intunetest.Profile{Username: "alice"})
+	tenant := r.tenant
 	rogue := intunetest.NewKey()
 	rows := []struct {
 		name   string
@@ -82,7 +79,7 @@ func TestAllocationBudgets(t *testing.T) {
 			t.Cleanup(func() { close(release) })
 			opts = append(opts, intune.WithEvents(func(intune.SignInEvent) { <-release }))
 		}
-		h := intune.NewLoginHandler(cfg, v, store, plainSessions{}, opts...)
+		h := intune.NewLoginHandler(r.cfg, r.v, r.store, tokenSessions{}, opts...)
 		t.Cleanup(func() { _ = h.Close() })
 		for _, tt := range rows {
 			t.Run(fmt.Sprintf("%s/events=%v", tt.name, withEvents), func(t *testing.T) {
@@ -112,12 +109,4 @@ func TestAllocationBudgets(t *testing.T) {
 			})
 		}
 	}
-}
-
-// plainSessions sets a Token header and keeps nothing.
-type plainSessions struct{}
-
-func (plainSessions) IssueSession(_ context.Context, w http.ResponseWriter, _ *http.Request, s *intune.SignIn) error {
-	w.Header().Set("Token", "session-"+s.User.ID)
-	return nil
 }

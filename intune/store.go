@@ -3,6 +3,7 @@ package intune
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -155,19 +156,16 @@ func (h *LoginHandler) create(ctx context.Context, svc AuthService, c *Claims) (
 }
 
 // storeError answers a store's error: its own row when it carries one, else
-// a 500 whose reason stays in the log. Its Reason is explained (formatted).
+// a 500 whose reason stays in the log. Its Reason is formatted now: create
+// may add to it.
 func storeError(err error, format string, args ...any) *AppError {
 	if row, ok := errors.AsType[*AppError](err); ok {
 		if row == nil { // a typed nil: the store meant an error and said none
-			return ErrStoreFailed.because(format+": the store returned a nil *AppError as its error", args...).explain().fixedBy(fixStoreNil)
+			return ErrStoreFailed.becauseText(fmt.Sprintf(format, args...) + ": the store returned a nil *AppError as its error").fixedBy(fixStoreNil)
 		}
-		e := *row
-		e.Reason, e.reasonFormat, e.reasonArgs = err.Error(), "", nil
-		return &e
+		return row.becauseText(err.Error())
 	}
-	e := ErrStoreFailed.because(format, args...).explain()
-	e.Reason += ": " + err.Error()
-	return e
+	return ErrStoreFailed.becauseText(fmt.Sprintf(format, args...) + ": " + err.Error())
 }
 
 func admissible(u *User) *AppError {

@@ -319,10 +319,10 @@ func (s *Set) MarshalWithOptions(ctx context.Context, _ jwkset.JWKMarshalOptions
 // flood of unknown kids makes one per request.
 type MissError struct {
 	KID     string
-	Keys    int         // usable keys held
-	Refresh MissRefresh // what the miss did to find the key
-	Waited  time.Duration
-	Every   time.Duration // RefreshLimited: the time since the last fetch, and the least time between two
+	Keys    int           // usable keys held
+	Refresh MissRefresh   // what the miss did to find the key
+	Waited  time.Duration // RefreshLimited: the time since the last fetch
+	Every   time.Duration // RefreshLimited: the least time between two fetches for unknown kids
 	Err     error         // RefreshFailed, RefreshInterrupted: why the refresh did not help
 }
 
