@@ -417,7 +417,14 @@ func (v *verifier) checkClient(a *attempt) *AppError {
 		return ErrInvalidToken.because("%s", p)
 	}
 	if !slices.Contains(v.allowAZP, c.AuthorizedParty) {
-		return ErrInvalidToken.because("azp is %q, not one of the allowed mobile client IDs %v", c.AuthorizedParty, v.allowAZP)
+		e := ErrInvalidToken.because("azp is %q, not one of the allowed mobile client IDs %v", c.AuthorizedParty, v.allowAZP)
+		if build := officialClient(c.AuthorizedParty); build != "" {
+			// The shipping app itself: the allow-list is what is wrong.
+			e = e.fixedBy("The token comes from the official Mattermost app's " + build + " build (client " + c.AuthorizedParty +
+				"), which AllowedClientIDs lacks: add it to AllowedClientIDs (the release build is " + MobileClientRelease +
+				", the beta " + MobileClientBeta + "), or empty the list to allow any client the tenant pre-authorised.")
+		}
+		return e
 	}
 	return nil
 }

@@ -36,11 +36,13 @@ func catalogTable() string {
 	for _, e := range intune.Catalog() {
 		row(e)
 	}
-	b.WriteString("\nThe host's own failures, outside the documented catalog (a 500, so that the app never\nmistakes a broken store for \"account not found\"):\n\n")
+	b.WriteString("\nThe host's own rows, outside the documented catalog: its failures (a 500, so that the app\nnever mistakes a broken store for \"account not found\"), an address another account holds,\nand a server still loading its configuration:\n\n")
 	b.WriteString("| ID | HTTP | user message | retry | fallback | admin cause | admin next step |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
 	row(intune.ErrStoreFailed)
 	row(intune.ErrSessionFailed)
+	row(intune.ErrEmailInUse)
+	row(intune.ErrNotReady)
 	return b.String()
 }
 

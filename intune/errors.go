@@ -253,6 +253,16 @@ var (
 		AdminCause:    "The server has never fetched the tenant's signing keys from Entra (network, proxy, DNS, firewall or a wrong authority).",
 		AdminNextStep: "Check that the server reaches the Entra authority over HTTPS (proxy, firewall, DNS) and that Tenant ID is right; run intune-doctor check on the server.",
 	}
+	// ErrInvalidParam is the real server's answer to a body that is not what
+	// the app sends. It is 400 whatever WithRetryStatus says: a 401 would make
+	// the app run MSAL again for a request that cannot succeed.
+	ErrInvalidParam = &AppError{
+		ID: "api.context.invalid_param.app_error", StatusCode: http.StatusBadRequest,
+		Message: "We couldn't read the sign-in request. Please update the app and try again.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "The request body was malformed: not JSON, without access_token, or with a device id that is too long or not in the <platform>:<token> format. A proxy that rewrites or truncates bodies, or an outdated client, is the usual cause.",
+		AdminNextStep: "Check proxies between the app and the server (body rewriting, size limits) and that users run the current Mattermost app; the log record names the malformed part.",
+	}
 )
 
 // Errors outside the documented catalog: the host's own failures. They are
@@ -274,6 +284,28 @@ var (
 		AdminCause:    "The token and user were valid but the chat server could not create a session.",
 		AdminNextStep: "Check the session store and the error in this log record.",
 	}
+	// ErrEmailInUse: a first sign-in would create a user whose email
+	// address another account (made by another sign-in method) already
+	// holds. The UserStore returns it from CreateUser; the account is never
+	// taken over, since identity is the oid alone.
+	ErrEmailInUse = &AppError{
+		ID: "ent.intune.login.email_in_use.app_error", StatusCode: http.StatusConflict,
+		Message: "An account with your email address already exists. Please sign in with the method you used before, or contact your administrator.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "The token's email address belongs to an existing account that is not linked to this Entra user (oid): it was created by another sign-in method.",
+		AdminNextStep: "Find the account that holds the address (the log record names it) and move it to the enforced provider with the Entra user's objectId as its auth data (Mattermost: mmctl user migrate-auth), or give that account another address; then the user retries.",
+	}
+	// ErrNotReady: the handler has not yet been given its configuration
+	// (the host is still loading it). A 503 with Retry-After: the app shows
+	// the message with its Retry button, and nothing tells it that Intune is
+	// off.
+	ErrNotReady = &AppError{
+		ID: "ent.intune.login.not_ready.app_error", StatusCode: http.StatusServiceUnavailable,
+		Message: "Sign in is starting up. Please try again in a moment.",
+		Retry:   RetryNo, Fallback: FallbackNone,
+		AdminCause:    "The server received a sign-in before it had applied its Intune configuration (it is starting, or its configuration store is unreachable).",
+		AdminNextStep: "Wait for start-up to finish; if it lasts, check that the server can read its stored configuration (database) and that the host calls LoginHandler.SetConfig.",
+	}
 )
 
 // Catalog returns the documented errors, in a fixed order. The values are
@@ -281,12 +313,12 @@ var (
 func Catalog() []*AppError {
 	return []*AppError{ErrNotAvailable, ErrNotConfigured, ErrBotLoginForbidden, ErrAccountLocked,
 		ErrProviderNotConfigured, ErrExtractAuthData, ErrAccountNotFound, ErrInvalidToken,
-		ErrTokenExpired, ErrMissingClaims, ErrInvalidTenant, ErrJWKSInit}
+		ErrTokenExpired, ErrMissingClaims, ErrInvalidTenant, ErrJWKSInit, ErrInvalidParam}
 }
 
 // LookupError returns the catalog row (documented or host-failure) with id.
 func LookupError(id string) (*AppError, bool) {
-	for _, e := range append(Catalog(), ErrStoreFailed, ErrSessionFailed) {
+	for _, e := range append(Catalog(), ErrStoreFailed, ErrSessionFailed, ErrEmailInUse, ErrNotReady) {
 		if e.ID == id {
 			return e, true
 		}

@@ -545,6 +545,18 @@ func TestNextStepFitsTheReason(t *testing.T) {
 			r := newRig(t, intune.AuthServiceOpenID)
 			return r, appBody(r.tenant.Token(it.WithoutClaim("oid"))), []intune.HandlerOption{intune.WithIdAttribute("IdAttribute")}
 		}, "Set IdAttribute = objectId", "", nil},
+		{"the App Store app, not in the allow-list", func(t *testing.T) (*rig, string, []intune.HandlerOption) {
+			r := newRig(t, intune.AuthServiceOpenID)
+			r.cfg.AllowedClientIDs = []string{intune.MobileClientBeta}
+			r.v = newValidator(t, r.cfg)
+			return r, appBody(r.tenant.Token(it.WithClaim("azp", intune.MobileClientRelease))), nil
+		}, "official Mattermost app's release build (client " + intune.MobileClientRelease + "), which AllowedClientIDs lacks", "Tenant ID", nil},
+		{"an unknown client, not in the allow-list", func(t *testing.T) (*rig, string, []intune.HandlerOption) {
+			r := newRig(t, intune.AuthServiceOpenID)
+			r.cfg.AllowedClientIDs = []string{intune.MobileClientBeta}
+			r.v = newValidator(t, r.cfg)
+			return r, appBody(r.tenant.Token(it.WithClaim("azp", "0d9f2a4b-1c3e-4f5a-8b7c-6d5e4f3a2b1c"))), nil
+		}, "Tenant ID", "official Mattermost app", nil},
 		{"v1 token", func(t *testing.T) (*rig, string, []intune.HandlerOption) {
 			r := newRig(t, intune.AuthServiceOpenID)
 			return r, appBody(r.tenant.Token(it.WithClaim("ver", "1.0"))), nil

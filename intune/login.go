@@ -267,8 +267,10 @@ const (
 
 // readRequest refuses what a browser could forge, then reads the bounded
 // JSON body. Unknown members are ignored (a newer app may add some); a
-// repeated member, a non-string value, an oversized id or one with control
-// characters is invalid_token.
+// body that is not JSON, a repeated member, a non-string value, no
+// access_token, an oversized id, one with control characters or a VoIP id
+// not in the <platform>:<token> format is invalid_param (400, whatever the
+// retry status: a new MSAL token would not help).
 func readRequest(w http.ResponseWriter, r *http.Request, req *request) *AppError {
 	if !fromApp(r) {
 		return ErrInvalidToken.because("refused a request a browser could forge: Content-Type %q and no X-Requested-With: XMLHttpRequest",
@@ -278,9 +280,9 @@ func readRequest(w http.ResponseWriter, r *http.Request, req *request) *AppError
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return ErrInvalidToken.because("request body is over the %d-byte bound", MaxBodyBytes).fixedBy(fixBody)
+			return ErrInvalidParam.because("request body is over the %d-byte bound", MaxBodyBytes).fixedBy(fixBody)
 		}
-		return ErrInvalidToken.because("reading the request body: %v", err).fixedBy(fixBody)
+		return ErrInvalidParam.because("reading the request body: %v", err).fixedBy(fixBody)
 	}
 	if e := parseRequest(body, req); e != nil {
 		return e.fixedBy(fixBody)
@@ -346,20 +348,55 @@ func parseRequest(body []byte, req *request) *AppError {
 		return v.StrTo(name, dst)
 	})
 	if err != nil {
-		return ErrInvalidToken.because("request body: %v", err)
+		return ErrInvalidParam.because("request body: %v", err)
 	}
 	if req.accessToken == "" {
-		return ErrInvalidToken.because("request body has no access_token")
+		return ErrInvalidParam.because("request body has no access_token")
 	}
 	for _, id := range [...]struct{ name, v string }{{"device_id", req.deviceID}, {"voip_device_id", req.voipDeviceID}} {
 		if len(id.v) > MaxDeviceIDLen {
-			return ErrInvalidToken.because("%s is %d bytes, over the %d-byte bound", id.name, len(id.v), MaxDeviceIDLen)
+			return ErrInvalidParam.because("%s is %d bytes, over the %d-byte bound", id.name, len(id.v), MaxDeviceIDLen)
 		}
 		if i := strings.IndexFunc(id.v, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
-			return ErrInvalidToken.because("%s has a control character at offset %d", id.name, i)
+			return ErrInvalidParam.because("%s has a control character at offset %d", id.name, i)
 		}
 	}
+	if req.voipDeviceID != "" && !isDeviceID(req.voipDeviceID) {
+		return ErrInvalidParam.because("voip_device_id is not in the <platform>:<token> format (%d bytes, %s)", len(req.voipDeviceID), deviceIDShape(req.voipDeviceID))
+	}
 	return nil
+}
+
+// isDeviceID reports whether id has the push device id format the real
+// server accepts: "<platform>:<token>", a platform of letters, digits, '_',
+// '-' or '.' (apple_rn-v2, apple_voip, android_rn), a non-empty token.
+func isDeviceID(id string) bool {
+	platform, token, ok := strings.Cut(id, ":")
+	if !ok || platform == "" || token == "" {
+		return false
+	}
+	for i := 0; i < len(platform); i++ {
+		c := platform[i]
+		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// deviceIDShape says what is wrong with a device id without repeating it:
+// the id is the client's words, and a push token is not for the log.
+func deviceIDShape(id string) string {
+	platform, token, ok := strings.Cut(id, ":")
+	switch {
+	case !ok:
+		return "no ':' between platform and token"
+	case platform == "":
+		return "no platform before ':'"
+	case token == "":
+		return "no token after ':'"
+	}
+	return "the platform has a character other than a letter, digit, '_', '-' or '.'"
 }
 
 // issueSession opens the host's session. If the issuer fails, the response

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -100,6 +101,11 @@ func scenarios() map[string]func(t *testing.T) (*rig, string, []intune.HandlerOp
 			r := newRig(t, intune.AuthServiceOpenID)
 			return r, r.tenant.Token(), []intune.HandlerOption{intune.WithAvailability(func(context.Context) bool { return false })}
 		},
+		// The VoIP id is not <platform>:<token>: a body fault (the test posts its body).
+		"api.context.invalid_param.app_error": func(t *testing.T) (*rig, string, []intune.HandlerOption) {
+			r := newRig(t, intune.AuthServiceOpenID)
+			return r, r.tenant.Token(), nil
+		},
 		"api.user.login_by_intune.not_configured.app_error": func(t *testing.T) (*rig, string, []intune.HandlerOption) {
 			r := newRig(t, intune.AuthServiceOpenID)
 			r.cfg.Enable = false
@@ -172,7 +178,11 @@ func TestLoginEveryCatalogRow(t *testing.T) {
 				if mode.retry != 0 {
 					opts = append(opts, intune.WithRetryStatus(mode.retry))
 				}
-				rec := post(r.handler(opts...), appBody(tok), "X-Request-ID", "req-"+strconv.Itoa(len(row["id"])))
+				body := appBody(tok)
+				if row["id"] == intune.ErrInvalidParam.ID {
+					body = `{"device_id":"apple_rn-v2:4f1c","voip_device_id":"no-platform-here","access_token":"` + tok + `"}`
+				}
+				rec := post(r.handler(opts...), body, "X-Request-ID", "req-"+strconv.Itoa(len(row["id"])))
 				want, _ := strconv.Atoi(row["http"])
 				if mode.retry != 0 && row["retry"] == "once" {
 					want = mode.retry
@@ -285,34 +295,54 @@ func TestLoginDeviceIDsReachSessionIssuer(t *testing.T) {
 	assert.Equal(t, "", r.sessions.SignIns()[1].DeviceID)
 }
 
+// A body that is not what the app sends is invalid_param, 400 whatever the
+// retry status (a fresh MSAL token would not help); a token that is not a
+// token is invalid_token, which the retry status governs.
 func TestLoginBadBodies(t *testing.T) {
 	r := newRig(t, intune.AuthServiceOpenID)
 	tok := r.tenant.Token()
 	long := strings.Repeat("a", intune.MaxDeviceIDLen+1)
-	tests := map[string]string{
-		"empty":                    ``,
-		"not JSON":                 `access_token=` + tok,
-		"array":                    `["` + tok + `"]`,
-		"no access_token":          `{"device_id":"x"}`,
-		"empty access_token":       `{"access_token":""}`,
-		"token not a string":       `{"access_token":42}`,
-		"duplicate token":          `{"access_token":"x","access_token":"` + tok + `"}`,
-		"device id too long":       `{"access_token":"` + tok + `","device_id":"` + long + `"}`,
-		"voip id too long":         `{"access_token":"` + tok + `","voip_device_id":"` + long + `"}`,
-		"oversized body":           `{"access_token":"` + tok + `","pad":"` + strings.Repeat("x", intune.MaxBodyBytes) + `"}`,
-		"trailing garbage":         `{"access_token":"` + tok + `"} {}`,
-		"bearer-prefixed":          `{"access_token":"Bearer ` + tok + `"}`,
-		"token with newline":       `{"access_token":"` + tok + `\n"}`,
-		"device id an object":      `{"access_token":"` + tok + `","device_id":{}}`,
-		"device id with a NUL":     `{"access_token":"` + tok + `","device_id":"apple_rn-v2:\u0000x"}`,
-		"device id with a newline": `{"access_token":"` + tok + `","device_id":"apple_rn-v2:\nx"}`,
+	param, token := intune.ErrInvalidParam.ID, intune.ErrInvalidToken.ID
+	tests := []struct {
+		name, body, want string
+		reason           string // a part of the logged reason
+	}{
+		{"empty", ``, param, "request body"},
+		{"not JSON", `access_token=` + tok, param, "request body"},
+		{"array", `["` + tok + `"]`, param, "request body"},
+		{"no access_token", `{"device_id":"x"}`, param, "no access_token"},
+		{"empty access_token", `{"access_token":""}`, param, "no access_token"},
+		{"token not a string", `{"access_token":42}`, param, "request body"},
+		{"duplicate token", `{"access_token":"x","access_token":"` + tok + `"}`, param, "twice"},
+		{"device id too long", `{"access_token":"` + tok + `","device_id":"` + long + `"}`, param, "device_id is"},
+		{"voip id too long", `{"access_token":"` + tok + `","voip_device_id":"` + long + `"}`, param, "voip_device_id is"},
+		{"oversized body", `{"access_token":"` + tok + `","pad":"` + strings.Repeat("x", intune.MaxBodyBytes) + `"}`, param, "bound"},
+		{"trailing garbage", `{"access_token":"` + tok + `"} {}`, param, "request body"},
+		{"device id an object", `{"access_token":"` + tok + `","device_id":{}}`, param, "request body"},
+		{"device id with a NUL", `{"access_token":"` + tok + `","device_id":"apple_rn-v2:\u0000x"}`, param, "control character"},
+		{"device id with a newline", `{"access_token":"` + tok + `","device_id":"apple_rn-v2:\nx"}`, param, "control character"},
+		{"voip id without a platform", `{"access_token":"` + tok + `","voip_device_id":":abc"}`, param, "no platform"},
+		{"voip id without a token", `{"access_token":"` + tok + `","voip_device_id":"apple_voip:"}`, param, "no token"},
+		{"voip id without a colon", `{"access_token":"` + tok + `","voip_device_id":"abcdef"}`, param, "no ':'"},
+		{"voip platform with a space", `{"access_token":"` + tok + `","voip_device_id":"apple voip:abc"}`, param, "platform has a character"},
+		{"bearer-prefixed", `{"access_token":"Bearer ` + tok + `"}`, token, ""},
+		{"token with newline", `{"access_token":"` + tok + `\n"}`, token, ""},
 	}
-	for name, body := range tests {
-		t.Run(name, func(t *testing.T) {
-			rec := post(r.handler(), body)
-			assert.Equal(t, http.StatusBadRequest, rec.Code)
-			assert.Equal(t, intune.ErrInvalidToken.ID, decodeErr(t, rec).ID)
-		})
+	for _, retry := range []int{http.StatusBadRequest, http.StatusUnauthorized} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%d/%s", retry, tt.name), func(t *testing.T) {
+				r.logs.Reset()
+				rec := post(r.handler(intune.WithRetryStatus(retry)), tt.body)
+				want := http.StatusBadRequest
+				if tt.want == token {
+					want = retry
+				}
+				assert.Equal(t, want, rec.Code)
+				assert.Equal(t, tt.want, decodeErr(t, rec).ID)
+				assert.Contains(t, r.logs.String(), tt.reason)
+				assert.NotContains(t, r.logs.String(), "abcdef", "a device id is not logged")
+			})
+		}
 	}
 	assert.Empty(t, r.sessions.SignIns())
 }

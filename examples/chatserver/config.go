@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,8 @@ func decodeDoc(body []byte, base configDoc) (configDoc, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	d := base
+	// The decoder writes a list into the array it finds: base's is not ours.
+	d.AllowedClientIDs = slices.Clone(base.AllowedClientIDs)
 	err := dec.Decode(&d)
 	if err == nil && dec.More() {
 		err = errors.New("more than one JSON value")
@@ -256,7 +259,7 @@ func (lc *liveConfig) change(ctx context.Context, doc configDoc) (int64, error) 
 
 // defaultConfig is what a new database starts with: the fake tenant (this
 // server's own, or the one -authority names) for the -provider, with the
-// shipping app's client as the only one allowed. Without -dev and
+// shipping app's release and beta clients allowed. Without -dev and
 // -authority there is no tenant to trust yet: Intune MAM starts disabled.
 func (s *server) defaultConfig() configDoc {
 	if s.tenant == nil && s.o.authority == "" {
@@ -267,7 +270,7 @@ func (s *server) defaultConfig() configDoc {
 		authority = s.base
 	}
 	return configDoc{Enable: true, AuthService: string(s.o.provider), TenantID: devTenantID, ClientID: devClientID,
-		Authority: authority, AllowedClientIDs: []string{devMobileClientID}}
+		Authority: authority, AllowedClientIDs: intune.DefaultAllowedClientIDs()}
 }
 
 // ConfigVersionHeader carries the stored version of the configuration the

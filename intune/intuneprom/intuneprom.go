@@ -333,7 +333,7 @@ type outcomeSet struct {
 
 func newOutcomeSet(host []string, maxExtra int) (*outcomeSet, error) {
 	s := &outcomeSet{fixed: map[string]bool{intune.OutcomeSuccess: true}, max: maxExtra, extra: map[string]struct{}{}}
-	for _, e := range append(intune.Catalog(), intune.ErrStoreFailed, intune.ErrSessionFailed) {
+	for _, e := range append(intune.Catalog(), intune.ErrStoreFailed, intune.ErrSessionFailed, intune.ErrEmailInUse, intune.ErrNotReady) {
 		s.fixed[e.ID] = true
 	}
 	for _, id := range host {

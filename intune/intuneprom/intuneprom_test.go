@@ -101,7 +101,7 @@ func only(s map[string]float64, prefix string) map[string]float64 {
 // rows is every row a sign-in can be answered with: the documented catalog
 // and the host-failure rows.
 func rows() []*intune.AppError {
-	return append(intune.Catalog(), intune.ErrStoreFailed, intune.ErrSessionFailed)
+	return append(intune.Catalog(), intune.ErrStoreFailed, intune.ErrSessionFailed, intune.ErrEmailInUse, intune.ErrNotReady)
 }
 
 func TestSignInSeries(t *testing.T) {
@@ -121,7 +121,7 @@ func TestSignInSeries(t *testing.T) {
 	for _, e := range rows() {
 		want[fmt.Sprintf(`intune_signins_total{outcome=%q,provider="openid"}`, e.ID)] = 1
 	}
-	assert.Len(t, want, 16, "success, 12 catalog rows, 2 host-failure rows, one without a provider")
+	assert.Len(t, want, 19, "success, 13 catalog rows, 4 host rows, one without a provider")
 	got := series(t, reg, "intune_")
 	assert.Equal(t, want, only(got, "intune_signins_total"))
 
