@@ -236,7 +236,7 @@ func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
 	if !cfg.Enable {
 		// Sign-in answers not_configured whatever the token: say so first,
 		// and run the other checks as if it were enabled.
-		d.v.configErr = ErrNotConfigured.because("Intune MAM is disabled (Enable is false): every sign-in answers %s; the checks below ran as if it were enabled", ErrNotConfigured.ID).
+		d.v.configErr = ErrNotConfigured.because("Intune MAM is disabled (Enable is false): every sign-in answers %s; the checks below ran as if it were enabled", errNotConfigured.ID).
 			fixedBy("Enable Microsoft Intune MAM in the Mobile Security settings once the checks below pass.")
 	}
 	return d
@@ -273,7 +273,7 @@ func notRun(name, why string, blocker *Check) Check {
 	if blocker != nil {
 		c.ErrorID, c.NextStep = blocker.ErrorID, blocker.NextStep
 	} else {
-		c.ErrorID, c.NextStep = ErrInvalidToken.ID, ErrInvalidToken.AdminNextStep
+		c.ErrorID, c.NextStep = errInvalidToken.ID, errInvalidToken.AdminNextStep
 	}
 	return c
 }

@@ -92,10 +92,11 @@ func (e *AppError) Error() string {
 }
 
 // Is reports whether target is an *AppError with the same ID, so that
-// errors.Is(err, ErrInvalidToken) matches any copy carrying a reason.
+// errors.Is(err, ErrInvalidToken) matches any copy carrying a reason. A
+// sentinel is compared by its row's ID, whatever its contents.
 func (e *AppError) Is(target error) bool {
 	t, ok := target.(*AppError)
-	return ok && t != nil && e != nil && t.ID == e.ID
+	return ok && t != nil && e != nil && t.row().ID == e.row().ID
 }
 
 // Silent reports whether the app shows no message for this error.
@@ -126,12 +127,13 @@ func NewAppError(id string, status int, message, adminCause, adminNextStep strin
 		AdminCause: adminCause, AdminNextStep: adminNextStep}
 }
 
-// because returns a copy of the catalog row e carrying an internal reason,
+// because returns a copy of the catalog row e (a sentinel's own row, not its
+// contents) carrying an internal reason,
 // formatted only when it is read (explain): a flood of bad requests is
 // answered without fmt. The args must not change afterwards: strings,
 // numbers, times and errors, never a view into a buffer that is reused.
 func (e *AppError) because(format string, args ...any) *AppError {
-	c := *e
+	c := *e.row()
 	c.Reason, c.reasonFormat, c.reasonArgs = "", format, args
 	return &c
 }
@@ -150,7 +152,7 @@ func (e *AppError) explain() *AppError {
 // becauseText is because with a reason already made: no formatting on the
 // paths a flood of bad requests takes.
 func (e *AppError) becauseText(reason string) *AppError {
-	c := *e
+	c := *e.row()
 	c.Reason, c.reasonFormat, c.reasonArgs = reason, "", nil
 	return &c
 }
@@ -168,95 +170,96 @@ func (e *AppError) MarshalJSON() ([]byte, error) {
 	return appErrorBody(nil, e.ID, e.Message, e.RequestID, e.StatusCode), nil
 }
 
-// The catalog: one value per documented error, in the order of the table in
-// docs/contract.md (generated from these values). The IDs, statuses and
-// messages are what the shipping app knows: they never change.
+// The library's rows: what it answers. The IDs, statuses and messages are
+// what the shipping app knows: they never change. The package's code reads
+// these, never the exported sentinels' contents: where it names a sentinel,
+// because and becauseText copy the sentinel's row (row), so no caller can
+// change an answer.
 var (
-	ErrNotAvailable = &AppError{
+	errNotAvailable = &AppError{
 		ID: "api.user.login_by_intune.not_available.app_error", StatusCode: http.StatusNotImplemented,
 		Retry: RetryNo, Fallback: FallbackWebSSO,
 		AdminCause:    "The server does not support Intune MAM: the feature is not available in this build or not enabled (licensed) for this deployment.",
 		AdminNextStep: "Confirm the server build includes Intune MAM support and that the deployment is licensed for it; users sign in via web or desktop meanwhile.",
 	}
-	ErrNotConfigured = &AppError{
+	errNotConfigured = &AppError{
 		ID: "api.user.login_by_intune.not_configured.app_error", StatusCode: http.StatusBadRequest,
 		Retry: RetryNo, Fallback: FallbackWebSSO,
 		AdminCause:    "Intune MAM is not enabled, or Tenant ID, Application (Client) ID or Auth Provider is missing.",
 		AdminNextStep: "Enable Microsoft Intune MAM and set Tenant ID, Application (Client) ID and Auth Provider; confirm the provider is Entra-backed and admin consent is granted.",
 	}
-	ErrBotLoginForbidden = &AppError{
+	errBotLoginForbidden = &AppError{
 		ID: "api.user.login_by_intune.bot_login_forbidden.app_error", StatusCode: http.StatusForbidden,
 		Message: "Bot accounts cannot sign in using this method.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "Bot accounts may not authenticate through Intune MAM.",
 		AdminNextStep: "Use a human user account for Intune MAM sign-in.",
 	}
-	ErrAccountLocked = &AppError{
+	errAccountLocked = &AppError{
 		ID: "api.user.login_by_intune.account_locked.app_error", StatusCode: http.StatusConflict,
 		Message: "Your account has been deactivated. Please contact your administrator.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "The user is deleted, disabled or locked in the chat server.",
 		AdminNextStep: "Re-enable or restore the account, then have the user retry sign-in.",
 	}
-	ErrProviderNotConfigured = &AppError{
+	errProviderNotConfigured = &AppError{
 		ID: "ent.intune.login.not_configured.app_error", StatusCode: http.StatusForbidden,
 		Retry: RetryNo, Fallback: FallbackWebSSO,
 		AdminCause:    "Intune MAM is not configured for the requested authentication path (incomplete configuration or mismatched provider selection).",
 		AdminNextStep: "Confirm Intune MAM is enabled and configured and that the selected Auth Provider (OIDC or SAML) matches how users authenticate.",
 	}
-	ErrExtractAuthData = &AppError{
+	errExtractAuthData = &AppError{
 		ID: "ent.intune.login.extract_auth_data.app_error", StatusCode: http.StatusBadRequest,
 		Message: "We couldn't complete your sign in. Please try again.",
 		Retry:   RetryOnce, Fallback: FallbackNone,
 		AdminCause:    "The identity attribute could not be extracted or mapped: IdAttribute is not objectId, or the token is not an MSAL v2 token.",
 		AdminNextStep: "Set IdAttribute = objectId for the enforced provider, confirm objectId <-> oid alignment, and set accessTokenAcceptedVersion = 2 on the Entra app.",
 	}
-	ErrAccountNotFound = &AppError{
+	errAccountNotFound = &AppError{
 		ID: "ent.intune.login.account_not_found.app_error", StatusCode: http.StatusPreconditionRequired,
 		Message: "Your account isn't fully set up yet. Please sign in to Mattermost via the web or desktop app first.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "With SAML enforced, mobile sign-in cannot create a user.",
 		AdminNextStep: "Have the user sign in once via web or desktop (or provision via LDAP/SAML JIT), then retry on mobile.",
 	}
-	ErrInvalidToken = &AppError{
+	errInvalidToken = &AppError{
 		ID: "ent.intune.validate_token.invalid_token.app_error", StatusCode: http.StatusBadRequest,
 		Message: "We couldn't verify your sign in. Please try again.",
 		Retry:   RetryOnce, Fallback: FallbackNone,
 		AdminCause:    "Token validation failed: malformed token, signature or key mismatch, wrong issuer or audience, or an Entra configuration or consent problem.",
 		AdminNextStep: "Check that Tenant ID and Application (Client) ID match the Entra app that issued the token; confirm tenant-wide admin consent and accessTokenAcceptedVersion = 2.",
 	}
-	ErrTokenExpired = &AppError{
+	errTokenExpired = &AppError{
 		ID: "ent.intune.validate_token.token_expired.app_error", StatusCode: http.StatusBadRequest,
 		Message: "Your sign in session has expired. Please try signing in again.",
 		Retry:   RetryOnce, Fallback: FallbackNone,
 		AdminCause:    "The access token or interactive session expired during sign-in or enrollment.",
 		AdminNextStep: "Have the user sign in again promptly; if it repeats, check the device reaches Entra/Intune endpoints and server and device clocks are right.",
 	}
-	ErrMissingClaims = &AppError{
+	errMissingClaims = &AppError{
 		ID: "ent.intune.validate_token.missing_claims.app_error", StatusCode: http.StatusBadRequest,
 		Message: "We couldn't complete your sign in. Please contact your IT administrator.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "Required claims are missing from the access token, most commonly oid.",
 		AdminNextStep: "Confirm the Entra app issues v2 tokens (accessTokenAcceptedVersion = 2) that carry oid, that the enforced provider uses IdAttribute = objectId, and objectId <-> oid alignment.",
 	}
-	ErrInvalidTenant = &AppError{
+	errInvalidTenant = &AppError{
 		ID: "ent.intune.validate_token.invalid_tenant_id.app_error", StatusCode: http.StatusBadRequest,
 		Message: "There was a configuration issue. Please contact your IT administrator.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "The token's tenant differs from the Tenant ID configured on the server.",
 		AdminNextStep: "Set Tenant ID to the Entra tenant that issues the users' MSAL tokens, and confirm the app points at the right environment.",
 	}
-	ErrJWKSInit = &AppError{
+	errJWKSInit = &AppError{
 		ID: "ent.intune.validate_token.jwks_init.app_error", StatusCode: http.StatusInternalServerError,
 		Message: "Sign in is temporarily unavailable. Please try again later.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "The server has never fetched the tenant's signing keys from Entra (network, proxy, DNS, firewall or a wrong authority).",
 		AdminNextStep: "Check that the server reaches the Entra authority over HTTPS (proxy, firewall, DNS) and that Tenant ID is right; run intune-doctor check on the server.",
 	}
-	// ErrInvalidParam is the real server's answer to a body that is not what
-	// the app sends. It is 400 whatever WithRetryStatus says: a 401 would make
-	// the app run MSAL again for a request that cannot succeed.
-	ErrInvalidParam = &AppError{
+	// 400 whatever WithRetryStatus says: a 401 would make the app run MSAL
+	// again for a request that cannot succeed.
+	errInvalidParam = &AppError{
 		ID: "api.context.invalid_param.app_error", StatusCode: http.StatusBadRequest,
 		Message: "We couldn't read the sign-in request. Please update the app and try again.",
 		Retry:   RetryNo, Fallback: FallbackNone,
@@ -265,41 +268,32 @@ var (
 	}
 )
 
-// Errors outside the documented catalog: the host's own failures. They are
-// 500s so the app never mistakes a broken store for "account not found".
+// The host's own rows, outside the documented catalog: its failures (500s, so
+// the app never mistakes a broken store for "account not found"), an address
+// another account holds, and a server still loading its configuration.
 var (
-	// ErrStoreFailed: the UserStore failed (lookup, create or sync).
-	ErrStoreFailed = &AppError{
+	errStoreFailed = &AppError{
 		ID: "ent.intune.login.store_failed.app_error", StatusCode: http.StatusInternalServerError,
 		Message: "We couldn't complete your sign in right now. Please try again later.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "The user store failed while resolving or updating the user.",
 		AdminNextStep: "Check the chat server's database and the error in this log record; no user data was changed by the failed step.",
 	}
-	// ErrSessionFailed: the SessionIssuer failed.
-	ErrSessionFailed = &AppError{
+	errSessionFailed = &AppError{
 		ID: "ent.intune.login.session_failed.app_error", StatusCode: http.StatusInternalServerError,
 		Message: "We couldn't complete your sign in right now. Please try again later.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "The token and user were valid but the chat server could not create a session.",
 		AdminNextStep: "Check the session store and the error in this log record.",
 	}
-	// ErrEmailInUse: a first sign-in would create a user whose email
-	// address another account (made by another sign-in method) already
-	// holds. The UserStore returns it from CreateUser; the account is never
-	// taken over, since identity is the oid alone.
-	ErrEmailInUse = &AppError{
+	errEmailInUse = &AppError{
 		ID: "ent.intune.login.email_in_use.app_error", StatusCode: http.StatusConflict,
 		Message: "An account with your email address already exists. Please sign in with the method you used before, or contact your administrator.",
 		Retry:   RetryNo, Fallback: FallbackNone,
 		AdminCause:    "The token's email address belongs to an existing account that is not linked to this Entra user (oid): it was created by another sign-in method.",
 		AdminNextStep: "Find the account that holds the address (the log record names it) and move it to the enforced provider with the Entra user's objectId as its auth data (Mattermost: mmctl user migrate-auth), or give that account another address; then the user retries.",
 	}
-	// ErrNotReady: the handler has not yet been given its configuration
-	// (the host is still loading it). A 503 with Retry-After: the app shows
-	// the message with its Retry button, and nothing tells it that Intune is
-	// off.
-	ErrNotReady = &AppError{
+	errNotReady = &AppError{
 		ID: "ent.intune.login.not_ready.app_error", StatusCode: http.StatusServiceUnavailable,
 		Message: "Sign in is starting up. Please try again in a moment.",
 		Retry:   RetryNo, Fallback: FallbackNone,
@@ -308,19 +302,111 @@ var (
 	}
 )
 
-// Catalog returns the documented errors, in a fixed order. The values are
-// shared: do not modify them.
-func Catalog() []*AppError {
-	return []*AppError{ErrNotAvailable, ErrNotConfigured, ErrBotLoginForbidden, ErrAccountLocked,
-		ErrProviderNotConfigured, ErrExtractAuthData, ErrAccountNotFound, ErrInvalidToken,
-		ErrTokenExpired, ErrMissingClaims, ErrInvalidTenant, ErrJWKSInit, ErrInvalidParam}
+// catalogRow is one row of the catalog.
+type catalogRow struct {
+	err  *AppError
+	host bool // the host's own row, outside the documented catalog
 }
 
-// LookupError returns the catalog row (documented or host-failure) with id.
+// rows is the catalog: every row a sign-in can be answered with, the
+// documented ones in the order of docs/contract.md's table, then the host's.
+// Catalog, Rows, LookupError, the sentinels, intuneprom's outcome labels and
+// the docs generator all range it; a new row is added here and nowhere else.
+var rows = []catalogRow{
+	{err: errNotAvailable}, {err: errNotConfigured}, {err: errBotLoginForbidden}, {err: errAccountLocked},
+	{err: errProviderNotConfigured}, {err: errExtractAuthData}, {err: errAccountNotFound}, {err: errInvalidToken},
+	{err: errTokenExpired}, {err: errMissingClaims}, {err: errInvalidTenant}, {err: errJWKSInit}, {err: errInvalidParam},
+	{err: errStoreFailed, host: true}, {err: errSessionFailed, host: true}, {err: errEmailInUse, host: true}, {err: errNotReady, host: true},
+}
+
+// The sentinels: one per catalog row, for errors.Is(err, intune.ErrTokenExpired)
+// (which holds for any *AppError with that row's ID) and for reading a row.
+//
+// Each is a copy of the library's own row. Changing one (its Message, its
+// StatusCode, even *ErrX = AppError{}) changes nothing the library answers,
+// nor what Catalog, Rows or LookupError return, nor what errors.Is matches
+// it with: the library reads its rows, never these variables' contents.
+// Localise messages with WithMessages; add rows with NewAppError.
+var (
+	ErrNotAvailable          = sentinel(errNotAvailable)
+	ErrNotConfigured         = sentinel(errNotConfigured)
+	ErrBotLoginForbidden     = sentinel(errBotLoginForbidden)
+	ErrAccountLocked         = sentinel(errAccountLocked)
+	ErrProviderNotConfigured = sentinel(errProviderNotConfigured)
+	ErrExtractAuthData       = sentinel(errExtractAuthData)
+	ErrAccountNotFound       = sentinel(errAccountNotFound)
+	ErrInvalidToken          = sentinel(errInvalidToken)
+	ErrTokenExpired          = sentinel(errTokenExpired)
+	ErrMissingClaims         = sentinel(errMissingClaims)
+	ErrInvalidTenant         = sentinel(errInvalidTenant)
+	ErrJWKSInit              = sentinel(errJWKSInit)
+	// ErrInvalidParam is the real server's answer to a body that is not what
+	// the app sends. It is 400 whatever WithRetryStatus says.
+	ErrInvalidParam = sentinel(errInvalidParam)
+
+	// ErrStoreFailed: the UserStore failed (lookup, create or sync). A host row.
+	ErrStoreFailed = sentinel(errStoreFailed)
+	// ErrSessionFailed: the SessionIssuer failed. A host row.
+	ErrSessionFailed = sentinel(errSessionFailed)
+	// ErrEmailInUse: a first sign-in would create a user whose email
+	// address another account (made by another sign-in method) already
+	// holds. The UserStore returns it from CreateUser; the account is never
+	// taken over, since identity is the oid alone. A host row.
+	ErrEmailInUse = sentinel(errEmailInUse)
+	// ErrNotReady: the handler has not yet been given its configuration
+	// (the host is still loading it). A 503 with Retry-After: the app shows
+	// the message with its Retry button, and nothing tells it that Intune is
+	// off. A host row.
+	ErrNotReady = sentinel(errNotReady)
+)
+
+// sentinelRows maps each sentinel (the pointer, whatever its contents) to
+// the library's row it copies.
+var sentinelRows = map[*AppError]*AppError{}
+
+// sentinel returns a copy of the library's row r for callers to hold.
+func sentinel(r *AppError) *AppError {
+	c := *r
+	sentinelRows[&c] = r
+	return &c
+}
+
+// row is the library's own row behind e: the row itself when e is a
+// sentinel, else e (a row of the library's or the host's own, or a copy).
+func (e *AppError) row() *AppError {
+	if r, ok := sentinelRows[e]; ok {
+		return r
+	}
+	return e
+}
+
+// Catalog returns the documented errors, in the order of docs/contract.md's
+// table: fresh copies, the caller's to change.
+func Catalog() []*AppError { return copyRows(false) }
+
+// Rows returns every row a sign-in can be answered with by the library: the
+// documented Catalog, then the host's own rows (ErrStoreFailed,
+// ErrSessionFailed, ErrEmailInUse, ErrNotReady). Rows a UserStore makes with
+// NewAppError are the host's to list. The values are fresh copies.
+func Rows() []*AppError { return copyRows(true) }
+
+func copyRows(withHost bool) []*AppError {
+	out := make([]*AppError, 0, len(rows))
+	for _, r := range rows {
+		if withHost || !r.host {
+			c := *r.err
+			out = append(out, &c)
+		}
+	}
+	return out
+}
+
+// LookupError returns a copy of the row (documented or host) with id.
 func LookupError(id string) (*AppError, bool) {
-	for _, e := range append(Catalog(), ErrStoreFailed, ErrSessionFailed, ErrEmailInUse, ErrNotReady) {
-		if e.ID == id {
-			return e, true
+	for _, r := range rows {
+		if r.err.ID == id {
+			c := *r.err
+			return &c, true
 		}
 	}
 	return nil, false

@@ -37,7 +37,11 @@ func catalogRows(t *testing.T) []map[string]string {
 	return rows
 }
 
-func TestCatalogMatchesErrorsTSV(t *testing.T) {
+func TestCatalogMatchesErrorsTSV(t *testing.T) { catalogMatchesTSV(t) }
+
+// catalogMatchesTSV: Catalog and LookupError give errors.tsv's rows, as
+// copies.
+func catalogMatchesTSV(t *testing.T) {
 	rows := catalogRows(t)
 	cat := intune.Catalog()
 	require.Len(t, cat, len(rows), "one catalog entry per row")
@@ -57,7 +61,8 @@ func TestCatalogMatchesErrorsTSV(t *testing.T) {
 			assert.Equal(t, row["admin_next_step"], e.AdminNextStep)
 			got, ok := intune.LookupError(row["id"])
 			assert.True(t, ok)
-			assert.Same(t, e, got)
+			assert.Equal(t, e, got)
+			assert.NotSame(t, e, got, "each call returns a copy")
 		})
 	}
 }
@@ -91,4 +96,65 @@ func TestAppErrorJSONHasNoInternals(t *testing.T) {
 	silent, err := json.Marshal(intune.ErrNotConfigured)
 	require.NoError(t, err)
 	assert.Contains(t, string(silent), `"message":""`)
+}
+
+// sentinels is every exported row variable, in the order of intune.Rows.
+func sentinels() []*intune.AppError {
+	return []*intune.AppError{intune.ErrNotAvailable, intune.ErrNotConfigured, intune.ErrBotLoginForbidden,
+		intune.ErrAccountLocked, intune.ErrProviderNotConfigured, intune.ErrExtractAuthData, intune.ErrAccountNotFound,
+		intune.ErrInvalidToken, intune.ErrTokenExpired, intune.ErrMissingClaims, intune.ErrInvalidTenant,
+		intune.ErrJWKSInit, intune.ErrInvalidParam,
+		intune.ErrStoreFailed, intune.ErrSessionFailed, intune.ErrEmailInUse, intune.ErrNotReady}
+}
+
+// TestRowsAreCatalogThenHostRows: Rows is the catalog, then the host's rows,
+// each equal to its sentinel; the copies are the caller's.
+func TestRowsAreCatalogThenHostRows(t *testing.T) {
+	all, cat, vars := intune.Rows(), intune.Catalog(), sentinels()
+	require.Len(t, all, len(vars), "every row has its sentinel in sentinels()")
+	assert.Equal(t, cat, all[:len(cat)])
+	for i, e := range all {
+		assert.Equal(t, *vars[i], *e, "row %d", i)
+		assert.NotSame(t, vars[i], e)
+		assert.ErrorIs(t, e, vars[i])
+	}
+	all[0].Message = "changed by the caller"
+	assert.NotEqual(t, "changed by the caller", intune.Rows()[0].Message)
+	assert.NotEqual(t, "changed by the caller", intune.ErrNotAvailable.Message)
+}
+
+// TestSentinelsCannotChangeAnswers: a caller that overwrites every exported
+// sentinel changes nothing the library answers (every row, end to end),
+// nor what Catalog, Rows and LookupError return, nor what errors.Is matches.
+func TestSentinelsCannotChangeAnswers(t *testing.T) {
+	vars := sentinels()
+	before := intune.Rows()
+	saved := make([]intune.AppError, len(vars))
+	for i, e := range vars {
+		saved[i] = *e
+	}
+	t.Cleanup(func() {
+		for i, e := range vars {
+			*e = saved[i]
+		}
+	})
+	for i, e := range vars {
+		*e = intune.AppError{ID: fmt.Sprintf("mutated.%d", i), StatusCode: 599, Message: "mutated",
+			Retry: "mutated", Fallback: "mutated", AdminCause: "mutated", AdminNextStep: "mutated", Reason: "mutated"}
+	}
+	intune.ErrInvalidToken.Message = "x" // the issue's example, for good measure
+
+	assert.Equal(t, before, intune.Rows())
+	t.Run("catalog", catalogMatchesTSV)
+	t.Run("answers", answersEveryCatalogRow)
+	t.Run("errors.Is", func(t *testing.T) {
+		tenant := newTenant(t)
+		_, err := newValidator(t, tenant.Config()).Validate(t.Context(), tenant.Token(withExpired()))
+		var ae *intune.AppError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, "ent.intune.validate_token.token_expired.app_error", ae.ID)
+		assert.Equal(t, "Your sign in session has expired. Please try signing in again.", ae.Message)
+		assert.ErrorIs(t, err, intune.ErrTokenExpired, "matched by the sentinel's row, not its contents")
+		assert.NotErrorIs(t, err, intune.ErrInvalidToken)
+	})
 }

@@ -164,7 +164,12 @@ func scenarios() map[string]func(t *testing.T) (*rig, string, []intune.HandlerOp
 // TestLoginEveryCatalogRow: each row of errors.tsv is reachable end to end and
 // answers with its ID, status and exact message; in the app-compatible mode
 // the `retry once` rows answer 401 with the same ID, message and body.
-func TestLoginEveryCatalogRow(t *testing.T) {
+func TestLoginEveryCatalogRow(t *testing.T) { answersEveryCatalogRow(t) }
+
+// answersEveryCatalogRow is TestLoginEveryCatalogRow's body, also run with
+// every sentinel changed (TestSentinelsCannotChangeAnswers): it names rows
+// by errors.tsv's IDs, never by the sentinels' contents.
+func answersEveryCatalogRow(t *testing.T) {
 	scen := scenarios()
 	for _, mode := range []struct {
 		name  string
@@ -179,7 +184,7 @@ func TestLoginEveryCatalogRow(t *testing.T) {
 					opts = append(opts, intune.WithRetryStatus(mode.retry))
 				}
 				body := appBody(tok)
-				if row["id"] == intune.ErrInvalidParam.ID {
+				if row["id"] == "api.context.invalid_param.app_error" {
 					body = `{"device_id":"apple_rn-v2:4f1c","voip_device_id":"no-platform-here","access_token":"` + tok + `"}`
 				}
 				rec := post(r.handler(opts...), body, "X-Request-ID", "req-"+strconv.Itoa(len(row["id"])))

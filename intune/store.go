@@ -99,7 +99,7 @@ func (h *LoginHandler) resolve(ctx context.Context, svc AuthService, c *Claims) 
 	u, err := h.store.UserByObjectID(ctx, svc, c.ObjectID)
 	switch {
 	case err == nil && u == nil:
-		return nil, false, ErrStoreFailed.because("UserByObjectID(%q) returned neither a user nor an error", c.ObjectID).fixedBy(fixStoreNil)
+		return nil, false, errStoreFailed.because("UserByObjectID(%q) returned neither a user nor an error", c.ObjectID).fixedBy(fixStoreNil)
 	case errors.Is(err, ErrUserNotFound):
 		return h.create(ctx, svc, c)
 	case err != nil:
@@ -113,7 +113,7 @@ func (h *LoginHandler) resolve(ctx context.Context, svc AuthService, c *Claims) 
 	case err != nil:
 		return nil, false, storeError(err, "syncing user %q from the token", u.ID)
 	case synced == nil:
-		return nil, false, ErrStoreFailed.because("SyncUser(%q) returned neither a user nor an error", u.ID).fixedBy(fixStoreNil)
+		return nil, false, errStoreFailed.because("SyncUser(%q) returned neither a user nor an error", u.ID).fixedBy(fixStoreNil)
 	}
 	if e := admissible(synced); e != nil {
 		return nil, false, e
@@ -126,15 +126,15 @@ func (h *LoginHandler) resolve(ctx context.Context, svc AuthService, c *Claims) 
 // race (the app's retry, two devices, two replicas).
 func (h *LoginHandler) create(ctx context.Context, svc AuthService, c *Claims) (*User, bool, *AppError) {
 	if !svc.createsUsers() {
-		return nil, false, ErrAccountNotFound.because("no user has objectId %q for provider %q, and mobile sign-in never creates SAML users", c.ObjectID, svc)
+		return nil, false, errAccountNotFound.because("no user has objectId %q for provider %q, and mobile sign-in never creates SAML users", c.ObjectID, svc)
 	}
 	if !hasAddress(c) {
-		return nil, false, ErrMissingClaims.because("objectId %q has no user yet, and the token carries no address to create one (no email claim; upn %q and preferred_username %q are not addresses)",
+		return nil, false, errMissingClaims.because("objectId %q has no user yet, and the token carries no address to create one (no email claim; upn %q and preferred_username %q are not addresses)",
 			c.ObjectID, clipFact(c.UPN), clipFact(c.PreferredUsername)).fixedBy(fixNoEmail)
 	}
 	u, err := h.store.CreateUser(ctx, svc, c)
 	if err == nil && u == nil {
-		return nil, false, ErrStoreFailed.because("CreateUser(%q) returned neither a user nor an error", c.ObjectID).fixedBy(fixStoreNil)
+		return nil, false, errStoreFailed.because("CreateUser(%q) returned neither a user nor an error", c.ObjectID).fixedBy(fixStoreNil)
 	}
 	created := err == nil
 	if err != nil {
@@ -161,19 +161,19 @@ func (h *LoginHandler) create(ctx context.Context, svc AuthService, c *Claims) (
 func storeError(err error, format string, args ...any) *AppError {
 	if row, ok := errors.AsType[*AppError](err); ok {
 		if row == nil { // a typed nil: the store meant an error and said none
-			return ErrStoreFailed.becauseText(fmt.Sprintf(format, args...) + ": the store returned a nil *AppError as its error").fixedBy(fixStoreNil)
+			return errStoreFailed.becauseText(fmt.Sprintf(format, args...) + ": the store returned a nil *AppError as its error").fixedBy(fixStoreNil)
 		}
 		return row.becauseText(err.Error())
 	}
-	return ErrStoreFailed.becauseText(fmt.Sprintf(format, args...) + ": " + err.Error())
+	return errStoreFailed.becauseText(fmt.Sprintf(format, args...) + ": " + err.Error())
 }
 
 func admissible(u *User) *AppError {
 	if u.IsBot {
-		return ErrBotLoginForbidden.because("user %q is a bot", u.ID)
+		return errBotLoginForbidden.because("user %q is a bot", u.ID)
 	}
 	if u.Deactivated {
-		return ErrAccountLocked.because("user %q is deleted, deactivated or locked", u.ID)
+		return errAccountLocked.because("user %q is deleted, deactivated or locked", u.ID)
 	}
 	return nil
 }

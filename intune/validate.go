@@ -191,7 +191,7 @@ func (r *keySetReport) logFetch(f jwkscache.Fetch) {
 	if f.Err != nil {
 		level, msg := slog.LevelWarn, "intune: Entra key set fetch failed; keeping the last good keys"
 		if f.Keys == 0 {
-			level, msg = slog.LevelError, "intune: no Entra signing keys: sign-ins answer "+ErrJWKSInit.ID+" until a fetch succeeds"
+			level, msg = slog.LevelError, "intune: no Entra signing keys: sign-ins answer "+errJWKSInit.ID+" until a fetch succeeds"
 		}
 		r.log.LogAttrs(ctx, level, msg, slog.String("error", f.Err.Error()), slog.String("trigger", string(f.Trigger)),
 			slog.Int("keys", f.Keys), slog.String("next_step", keySetNextStep(f.Err)))

@@ -21,8 +21,8 @@
 //	intune_keyset_rotated_keys_total{change}         counter
 //	intune_entra_clock_offset_seconds                gauge
 //
-// Every label is bounded: outcome is "success", an ID of the catalog
-// (intune.Catalog, intune.ErrStoreFailed, intune.ErrSessionFailed), one of
+// Every label is bounded: outcome is "success", the ID of a row the library
+// answers with (intune.Rows: the catalog and the host rows), one of
 // Options.Outcomes, or one of at most Options.MaxOutcomes other IDs seen;
 // anything else is counted as "other". The HTTP status is not a label: it
 // follows from the outcome (and the handler's WithRetryStatus).
@@ -333,7 +333,7 @@ type outcomeSet struct {
 
 func newOutcomeSet(host []string, maxExtra int) (*outcomeSet, error) {
 	s := &outcomeSet{fixed: map[string]bool{intune.OutcomeSuccess: true}, max: maxExtra, extra: map[string]struct{}{}}
-	for _, e := range append(intune.Catalog(), intune.ErrStoreFailed, intune.ErrSessionFailed, intune.ErrEmailInUse, intune.ErrNotReady) {
+	for _, e := range intune.Rows() {
 		s.fixed[e.ID] = true
 	}
 	for _, id := range host {

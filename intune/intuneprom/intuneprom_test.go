@@ -98,16 +98,10 @@ func only(s map[string]float64, prefix string) map[string]float64 {
 	return out
 }
 
-// rows is every row a sign-in can be answered with: the documented catalog
-// and the host-failure rows.
-func rows() []*intune.AppError {
-	return append(intune.Catalog(), intune.ErrStoreFailed, intune.ErrSessionFailed, intune.ErrEmailInUse, intune.ErrNotReady)
-}
-
 func TestSignInSeries(t *testing.T) {
 	m, reg, _ := newMetrics(t, intuneprom.Options{})
 	m.SignIn(intune.SignInEvent{Outcome: intune.OutcomeSuccess, Status: 200, Provider: intune.AuthServiceOpenID, Duration: 3 * time.Millisecond})
-	for _, e := range rows() {
+	for _, e := range intune.Rows() {
 		m.SignIn(intune.SignInEvent{Outcome: e.ID, Status: e.StatusCode, Provider: intune.AuthServiceOpenID, Duration: 20 * time.Millisecond})
 	}
 	// A sign-in refused before any configuration was in force.
@@ -118,14 +112,14 @@ func TestSignInSeries(t *testing.T) {
 		`intune_signins_total{outcome="api.user.login_by_intune.not_available.app_error",provider="openid"}`: 1,
 		`intune_signins_total{outcome="api.user.login_by_intune.not_configured.app_error",provider="none"}`:  1,
 	}
-	for _, e := range rows() {
+	for _, e := range intune.Rows() {
 		want[fmt.Sprintf(`intune_signins_total{outcome=%q,provider="openid"}`, e.ID)] = 1
 	}
 	assert.Len(t, want, 19, "success, 13 catalog rows, 4 host rows, one without a provider")
 	got := series(t, reg, "intune_")
 	assert.Equal(t, want, only(got, "intune_signins_total"))
 
-	n := float64(len(rows()))
+	n := float64(len(intune.Rows()))
 	assert.Equal(t, map[string]float64{
 		`intune_signin_duration_seconds_count{result="success"}`: 1,
 		`intune_signin_duration_seconds_count{result="failure"}`: n + 1,
