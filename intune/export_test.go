@@ -16,3 +16,15 @@ func SetDropSummaryEvery(d time.Duration) func() {
 	dropSummaryEvery = d
 	return func() { dropSummaryEvery = old }
 }
+
+// Refreshing reports whether v's key cache still runs its refresh loop: the
+// lifetime of this Validator alone, whatever other Validators the process
+// holds or is closing.
+func Refreshing(v *Validator) bool {
+	select {
+	case <-v.cache.Stopped():
+		return false
+	default:
+		return true
+	}
+}

@@ -66,13 +66,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// refreshLoops counts the key caches' refresh goroutines alive now.
-func refreshLoops() int {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	return strings.Count(string(buf[:n]), "jwkscache.(*Cache).loop")
-}
-
 // TestLiveConfiguration: an admin's change applies to the next sign-in
 // without a re-mount, a bad change is refused with the field named while
 // the old one keeps serving, and replaced validators stop refreshing.
@@ -116,25 +109,28 @@ func TestLiveConfiguration(t *testing.T) {
 	assert.Equal(t, intune.ErrAccountNotFound.ID, decodeErr(t, rec).ID, "SAML never creates users")
 
 	// Another server API app: a new validator, owned by the handler.
-	loops := refreshLoops()
 	other := it.NewTenant(it.WithIDs(it.TenantID, "11111111-2222-4333-8444-555555555555", it.MobileClientID))
 	defer other.Close()
 	next := other.Config()
 	require.NoError(t, h.SetConfig(t.Context(), next))
 	built := h.Validator()
 	assert.NotSame(t, r.v, built)
-	waitFor(t, "the new validator's refresh loop", func() bool { return refreshLoops() == loops+1 })
+	assert.True(t, intune.Refreshing(built), "the new validator refreshes its keys")
 	assert.Equal(t, http.StatusOK, post(h, appBody(other.Token())).Code)
 	assert.Equal(t, intune.ErrInvalidToken.ID, decodeErr(t, post(h, appBody(tok))).ID, "the old app's token is for another audience now")
 
-	// Back to the first app: another validator is built, the one built for
-	// the other app is closed (its loop gone), and Close closes the last.
+	// Back to the first app: another validator is built and the one built
+	// for the other app is closed (SetConfig waits for its loop to end);
+	// Close closes the last. The host's own validator is the host's to close.
 	require.NoError(t, h.SetConfig(t.Context(), r.cfg))
-	assert.NotSame(t, built, h.Validator())
+	last := h.Validator()
+	assert.NotSame(t, built, last)
+	assert.False(t, intune.Refreshing(built), "the replaced validator stopped refreshing")
+	assert.True(t, intune.Refreshing(last))
 	assert.Equal(t, http.StatusOK, post(h, appBody(tok)).Code)
-	waitFor(t, "one owned validator refreshing", func() bool { return refreshLoops() == loops+1 })
 	require.NoError(t, h.Close())
-	waitFor(t, "no owned validator refreshing", func() bool { return refreshLoops() == loops })
+	assert.False(t, intune.Refreshing(last), "Close stopped the validator the handler built")
+	assert.True(t, intune.Refreshing(r.v), "the host's validator is not the handler's to close")
 }
 
 // TestLiveConfigurationUnderLoad: sign-ins run while the configuration flips

@@ -292,6 +292,10 @@ func (c *Cache) Close() error {
 	return nil
 }
 
+// Stopped is closed once the refresh loop has ended (Close ends it): what a
+// test observes of this cache's own lifetime.
+func (c *Cache) Stopped() <-chan struct{} { return c.done }
+
 // Set returns the current key set (nil before the first successful fetch).
 func (c *Cache) Set() *Set { return c.set.Load() }
 
