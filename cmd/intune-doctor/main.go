@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mamlogin/mamlogin/internal/outcome"
 	"github.com/mamlogin/mamlogin/intune"
 )
 
@@ -379,14 +380,25 @@ func printReport(w io.Writer, o *output) {
 	for _, n := range o.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	for _, c := range o.Checks {
-		if c.OK {
-			fmt.Fprintf(w, "  ok    %-10s %s\n", c.Name, c.Detail)
-			continue
+	// Sign-in stops at the first FAIL: the checks after it are printed as
+	// not run, with what the doctor found for them (internal/outcome).
+	for _, c := range outcome.Read(o.Checks) {
+		switch {
+		case c.Stage == outcome.Passed:
+			fmt.Fprintf(w, "  ok    %-10s %s\n", c.Name, c.Found)
+		case c.Stage == outcome.Decides:
+			fmt.Fprintf(w, "  FAIL  %-10s %s\n", c.Name, c.Found)
+			fmt.Fprintf(w, "        %-10s sign-in answers %s\n", "", c.ErrorID)
+			fmt.Fprintf(w, "        %-10s next step: %s\n", "", c.NextStep)
+			fmt.Fprintf(w, "        %-10s sign-in stops here; the checks below are not run\n", "")
+		case !c.Ran:
+			fmt.Fprintf(w, "  -     %-10s not run: %s\n", c.Name, c.Found)
+		case c.OK:
+			fmt.Fprintf(w, "  -     %-10s not run; would pass: %s\n", c.Name, c.Found)
+		default:
+			fmt.Fprintf(w, "  -     %-10s not run; would fail too (%s): %s\n", c.Name, c.ErrorID, c.Found)
+			fmt.Fprintf(w, "        %-10s next step: %s\n", "", c.NextStep)
 		}
-		fmt.Fprintf(w, "  FAIL  %-10s %s\n", c.Name, c.Detail)
-		fmt.Fprintf(w, "        %-10s sign-in answers %s\n", "", c.ErrorID)
-		fmt.Fprintf(w, "        %-10s next step: %s\n", "", c.NextStep)
 	}
 	if c := o.Clock; c != nil {
 		fmt.Fprintf(w, "clock: %s\n", clockText(c))

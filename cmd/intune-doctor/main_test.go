@@ -148,7 +148,7 @@ func TestCheck(t *testing.T) {
 			[]string{"ok    config", "ok    keyset", "1 usable keys", "result: the configuration is usable", "no token was checked"},
 			[]string{intune.CheckConfig, intune.CheckKeySet}},
 		{"tenant is a domain", []string{"--tenant", "contoso.onmicrosoft.com", "--client", tenant.ClientID}, 1, intune.ErrNotConfigured.ID,
-			[]string{"FAIL  config", "TenantID", "FAIL  keyset", "not run", "cannot verify any token"},
+			[]string{"FAIL  config", "TenantID", "-     keyset     not run: the configuration is not usable", "cannot verify any token"},
 			[]string{intune.CheckConfig, intune.CheckKeySet}},
 		{"Entra unreachable", flagsFor(gone), 1, intune.ErrJWKSInit.ID,
 			[]string{"ok    config", "FAIL  keyset", "cannot verify any token"},
@@ -216,7 +216,10 @@ func TestToken(t *testing.T) {
 		{"captured earlier, judged --at then", old, []string{"--at", "2024-06-17T08:30:00Z"}, 0, "", []string{"every check passed"}},
 		{"--at with an offset", old, []string{"--at", "2024-06-17T10:30:00+02:00"}, 0, "", []string{"every check passed"}},
 		{"other tenant", tenant.Token(intunetest.WithClaim("tid", "00000000-0000-0000-0000-000000000001")), nil, 1, intune.ErrInvalidTenant.ID, []string{"FAIL  tenant"}},
-		{"garbage", "garbage", nil, 1, intune.ErrInvalidToken.ID, []string{"FAIL  format", "not run"}},
+		{"garbage", "garbage", nil, 1, intune.ErrInvalidToken.ID, []string{"FAIL  format", "sign-in stops here", "-     algorithm  not run: the token could not be parsed"}},
+		{"expired and for another app", tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)), intunetest.WithClaim("aud", "11111111-2222-4333-8444-555555555555")),
+			nil, 1, intune.ErrTokenExpired.ID, []string{"FAIL  expiry", "-     tenant     not run; would pass: tid ",
+				"-     audience   not run; would fail too (" + intune.ErrInvalidToken.ID + "): aud is "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(append([]string{"token"}, flagsFor(tenant)...), tc.args...)
@@ -225,6 +228,7 @@ func TestToken(t *testing.T) {
 			for _, w := range tc.text {
 				assert.Contains(t, out, w)
 			}
+			assert.Equal(t, min(tc.code, 1), strings.Count(out, "FAIL  "), "only the deciding check fails: sign-in stops there")
 			assert.NotContains(t, errOut, "warning", "a token on stdin draws no warning")
 			if parts := strings.Split(strings.TrimSpace(tc.stdin), "."); len(parts) == 3 {
 				assert.NotContains(t, out, parts[2], "never the signature")

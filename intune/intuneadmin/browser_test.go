@@ -260,7 +260,7 @@ func TestBrowserChecksAPastedToken(t *testing.T) {
 	}
 	assert.Contains(t, run(t, ctx, "heading names", axNames("heading")), verdict, "the verdict is a heading")
 	assert.Equal(t, verdict, run(t, ctx, "status text", chromedp.Evaluate[string](`document.querySelector('[role="status"]').innerText.trim()`)), "and the status")
-	assert.Contains(t, run(t, ctx, "table names", axNames("table")), "Every check, in the order sign-in runs them; sign-in stops at the first FAIL")
+	assert.Contains(t, run(t, ctx, "table names", axNames("table")), "Every check, in the order sign-in runs them; sign-in stops at the first FAIL and does not run the checks after it")
 	// The inline style applies: its hash in the Content-Security-Policy is right.
 	assert.Equal(t, "collapse", run(t, ctx, "table style", chromedp.Evaluate[string](`getComputedStyle(document.querySelector("table")).borderCollapse`)))
 	screenshot(t, ctx, "intuneadmin-signs-in.png")
@@ -275,7 +275,37 @@ func TestBrowserChecksAPastedToken(t *testing.T) {
 	assert.Regexp(t, `^token expired at \S+Z, 1h0m\d+s ago`, expiry[2])
 	assert.Equal(t, []string{intune.ErrTokenExpired.ID, intune.ErrTokenExpired.AdminNextStep}, expiry[3:])
 	assert.Equal(t, "FAIL: Intune MAM sign-in test", run(t, ctx, "title", chromedp.Title()))
+	// Sign-in stops at expiry: the later checks are not run, and what the
+	// page found for them is marked as what they would have found.
+	for _, r := range rows[7:] {
+		assert.Equal(t, "Not run", r[1], r[0])
+		assert.True(t, strings.HasPrefix(r[2], "Would pass: "), "%s: %s", r[0], r[2])
+		assert.Equal(t, []string{"", ""}, r[3:], r[0])
+	}
+	assert.Equal(t, "Would pass: signs in as user "+f.alice.ID+" (username alice, email alice@contoso.onmicrosoft.com) (objectId "+
+		intunetest.UserOID+", provider openid)", rows[15][2])
+	colours := run(t, ctx, "result colours", chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll("tbody tr"), tr => getComputedStyle(tr.cells[1]).color)`))
+	assert.Equal(t, "rgb(180, 35, 24)", colours[6], "the deciding FAIL is red")
+	for i, c := range colours[7:] {
+		assert.Equal(t, "rgb(77, 77, 77)", c, "a check not run is neutral, neither red nor green: %s", rows[7+i][0])
+	}
 	screenshot(t, ctx, "intuneadmin-token-expired.png")
+
+	// An unparseable token: one FAIL, and the checks after it not run.
+	verdict = submitToken(t, ctx, pageURL, "garbage")
+	assert.True(t, strings.HasPrefix(verdict, "Sign-in would answer "+intune.ErrInvalidToken.ID), verdict)
+	rows = tableRows(t, ctx)
+	require.Len(t, rows, 16)
+	results := map[string]int{}
+	for _, r := range rows {
+		results[r[1]]++
+	}
+	assert.Equal(t, map[string]int{"OK": 2, "FAIL": 1, "Not run": 13}, results)
+	assert.Equal(t, []string{intune.CheckFormat, "FAIL"}, rows[2][:2])
+	assert.Equal(t, intune.ErrInvalidToken.ID, rows[2][3])
+	assert.Equal(t, []string{intune.CheckAlgorithm, "Not run", "Not run here either: the token could not be parsed.", "", ""}, rows[3])
+	screenshot(t, ctx, "intuneadmin-unparseable.png")
 }
 
 func TestBrowserNeverRunsPastedHTML(t *testing.T) {

@@ -26,9 +26,12 @@
 // [intune.WithUserStore], so that the page says which user the token signs
 // in as), or [intune.DiagnoseConfig] when no token was given or the
 // configuration-only action was chosen. It answers with a one-line verdict
-// and every check with OK or FAIL, its detail, the error ID sign-in would
-// answer and the next step: as an HTML page, or as JSON ([Result]) when the
-// body was JSON or the request's Accept prefers application/json. Each run
+// and every check in the order sign-in runs them: OK up to the first FAIL,
+// which decides the error sign-in answers and comes with its next step, and
+// the checks after it as not run (sign-in stops at the first FAIL), with
+// what they would have found marked as such. That is the HTML page; the
+// JSON ([Result]), given when the body was JSON or the request's Accept
+// prefers application/json, carries every check's own result. Each run
 // is bounded by Page.Timeout (15 s by default): Diagnose fetches the
 // tenant's discovery document and key set.
 //

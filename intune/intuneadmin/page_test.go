@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -205,6 +207,60 @@ func TestExpiredTokenSaysTokenExpiredAndTheNextStep(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, res.VerdictStatus)
 	assert.False(t, res.OK)
 	assert.True(t, res.TokenChecked)
+}
+
+// TestChecksAfterTheDecidingOneAreNotRun: sign-in stops at the first FAIL,
+// so the page shows the later checks as not run, in a neutral style, with
+// what it found for them marked as what they would have found.
+func TestChecksAfterTheDecidingOneAreNotRun(t *testing.T) {
+	f := newFixture(t)
+	otherApp := "11111111-2222-4333-8444-555555555555"
+	tests := []struct {
+		name    string
+		token   string
+		decides string
+		rows    []string // rendered rows the page must hold
+	}{
+		{"expired: the user it would sign in as is not a pass", f.tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour))), intune.CheckExpiry, []string{
+			`<tr class="notrun"><th scope="row">not_before</th><td class="notrun">Not run</td><td>Would pass: valid since `,
+			`<tr class="notrun"><th scope="row">user</th><td class="notrun">Not run</td><td>Would pass: signs in as user ` + f.alice.ID + ` `,
+		}},
+		{"expired and for another app: the later failure is the next thing to fix",
+			f.tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)), intunetest.WithClaim("aud", otherApp)), intune.CheckExpiry, []string{
+				`<tr class="notrun"><th scope="row">audience</th><td class="notrun">Not run</td><td>Would fail too (` + intune.ErrInvalidToken.ID + `): aud is `,
+			}},
+		{"unparseable: one FAIL, not fourteen", "garbage", intune.CheckFormat, []string{
+			`<tr class="notrun"><th scope="row">algorithm</th><td class="notrun">Not run</td><td>Not run here either: the token could not be parsed.</td><td class="id"></td><td></td></tr>`,
+			`<tr class="notrun"><th scope="row">user</th><td class="notrun">Not run</td><td>Not run here either: no claims to find the user by.</td>`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := f.form(t, url.Values{"token": {tc.token}}).Body.String()
+			assert.Equal(t, 1, strings.Count(body, `<td class="fail">FAIL</td>`), "one deciding failure")
+			assert.Contains(t, body, `<tr><th scope="row">`+tc.decides+`</th><td class="fail">FAIL</td>`)
+			table := body[strings.Index(body, "<tbody>"):]
+			after := table[strings.Index(table, `<th scope="row">`+tc.decides+`</th>`):]
+			assert.NotContains(t, after, `class="ok"`, "nothing after the deciding check reads as a pass")
+			assert.Equal(t, strings.Count(after, "<tr"), strings.Count(after, `<tr class="notrun">`), "every later row is not run")
+			assert.Contains(t, body, fmt.Sprintf("Sign-in stops there: the %d checks after it are not run.", strings.Count(after, `<tr class="notrun">`)))
+			for _, r := range tc.rows {
+				assert.Contains(t, body, r)
+			}
+			// A later failure keeps its own next step, and answers nothing:
+			// the app gets the deciding check's error.
+			assert.Equal(t, strings.Contains(tc.name, "another app"),
+				regexp.MustCompile(`audience</th><td class="notrun">Not run</td><td>[^<]+</td><td class="id"></td><td>[^<]+</td></tr>`).MatchString(body))
+		})
+	}
+
+	// The JSON answer is the report as Diagnose made it: every check's own
+	// result, for a script that wants them all.
+	res := decodeResult(t, f.json(t, tokenBody(t, f.tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour))))))
+	require.NotEmpty(t, res.Checks)
+	user := res.Checks[len(res.Checks)-1]
+	assert.Equal(t, intune.CheckUser, user.Name)
+	assert.True(t, user.OK, "the JSON keeps Diagnose's own result")
 }
 
 func TestJSONAPI(t *testing.T) {

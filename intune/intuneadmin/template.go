@@ -9,12 +9,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mamlogin/mamlogin/internal/outcome"
 	"github.com/mamlogin/mamlogin/intune"
 )
 
 // css is the page's only style, inline and allowed by its hash in the
 // Content-Security-Policy. Colour is never the only cue: every result also
-// says OK or FAIL in words.
+// says OK, FAIL or Not run in words.
 const css = `
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fff}
 main{max-width:72rem;margin:0 auto;padding:1rem 1.5rem 3rem}
@@ -26,6 +27,8 @@ h2{font-size:1.25rem;margin:1.5rem 0 .5rem}
 .box.fail{border-color:#b42318}
 td.ok{color:#1a7f37;font-weight:bold}
 td.fail{color:#b42318;font-weight:bold}
+td.notrun{color:#4d4d4d}
+tr.notrun td,tr.notrun th{background:#f6f6f6;color:#4d4d4d}
 table{border-collapse:collapse;width:100%;margin:1rem 0;table-layout:fixed}
 col.name{width:8rem}
 col.result{width:5.5rem}
@@ -81,19 +84,20 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <h2 id="verdict">{{.Summary}}</h2>
 </div>
 {{with $.Failed}}<p>Decided by the check <span class="id">{{.Name}}</span>: {{.Detail}}</p>{{end}}
+{{with $.NotReached}}<p>Sign-in stops there: the {{.}} checks after it are not run. The table shows them as not run, with what they would have found.</p>{{end}}
 {{if .Verdict}}<p>The app gets <span class="id">{{.Verdict}}</span>{{with .VerdictStatus}} (HTTP {{.}}){{end}}.</p>{{end}}
 {{with .Notes}}<ul>{{range .}}
 <li>{{.}}</li>{{end}}
 </ul>{{end}}
 </section>
 <table>
-<caption>Every check, in the order sign-in runs them; sign-in stops at the first FAIL</caption>
+<caption>Every check, in the order sign-in runs them; sign-in stops at the first FAIL and does not run the checks after it</caption>
 <colgroup><col class="name"><col class="result"><col><col class="id"><col class="next"></colgroup>
 <thead>
 <tr><th scope="col">Check</th><th scope="col">Result</th><th scope="col">Detail</th><th scope="col">Sign-in answers</th><th scope="col">Next step</th></tr>
 </thead>
 <tbody>{{range $.Rows}}
-<tr><th scope="row">{{.Name}}</th><td class="{{if .OK}}ok{{else}}fail{{end}}">{{if .OK}}OK{{else}}FAIL{{end}}</td><td>{{.Detail}}</td><td class="id">{{.ErrorID}}</td><td>{{.Next}}</td></tr>{{end}}
+<tr{{if eq .Class "notrun"}} class="notrun"{{end}}><th scope="row">{{.Name}}</th><td class="{{.Class}}">{{.Result}}</td><td>{{.Detail}}</td><td class="id">{{.ErrorID}}</td><td>{{.Next}}</td></tr>{{end}}
 </tbody>
 </table>
 {{end}}
@@ -121,14 +125,41 @@ type pageData struct {
 	Title  string
 	Error  string
 	Result *Result
-	Failed *intune.Check // the check that decides the verdict
-	Rows   []row
-	Config []field
+	Failed *row // the check that decides the verdict
+	// NotReached counts the checks after it, which sign-in does not run.
+	NotReached int
+	Rows       []row
+	Config     []field
 }
 
+// row is one check as sign-in lives it (internal/outcome): passed, the
+// deciding failure, or not run because sign-in stopped before it. A check
+// that sign-in does not reach says what Diagnose found for it, marked as
+// what it would have found, and answers nothing.
 type row struct {
-	intune.Check
-	Next string // the next step, or "Same as above." when it repeats the row before
+	Name    string
+	Class   string // the Result cell's style: "ok", "fail" or "notrun"
+	Result  string // OK, FAIL or Not run
+	Detail  string
+	ErrorID string // what sign-in answers: the deciding check's only
+	Next    string // the next step, or "Same as above." when it repeats the one before
+}
+
+// newRow words r for the table.
+func newRow(r outcome.Row) row {
+	switch {
+	case r.Stage == outcome.Passed:
+		return row{Name: r.Name, Class: "ok", Result: "OK", Detail: r.Found}
+	case r.Stage == outcome.Decides:
+		return row{Name: r.Name, Class: "fail", Result: "FAIL", Detail: r.Found, ErrorID: r.ErrorID, Next: r.NextStep}
+	case !r.Ran:
+		return row{Name: r.Name, Class: "notrun", Result: "Not run", Detail: "Not run here either: " + r.Found + "."}
+	case r.OK:
+		return row{Name: r.Name, Class: "notrun", Result: "Not run", Detail: "Would pass: " + r.Found}
+	}
+	// A later failure: not what the app gets now, but the next thing to fix.
+	return row{Name: r.Name, Class: "notrun", Result: "Not run",
+		Detail: "Would fail too (" + r.ErrorID + "): " + r.Found, Next: r.NextStep}
 }
 
 type field struct{ Label, Value string }
@@ -142,17 +173,23 @@ func (p *Page) view(cfg intune.Config, res *Result, rf *refusal) *pageData {
 	if res == nil {
 		return d
 	}
-	d.Failed = check(res.Checks, res.FailedCheck)
 	prev := ""
-	for _, c := range res.Checks {
-		r := row{Check: c, Next: c.NextStep}
-		if !c.OK && c.NextStep != "" && c.NextStep == prev {
+	for _, c := range outcome.Read(res.Checks) {
+		r := newRow(c)
+		if r.Next != "" && r.Next == prev {
 			r.Next = "Same as above."
-		}
-		if !c.OK {
-			prev = c.NextStep
+		} else if r.Next != "" {
+			prev = r.Next
 		}
 		d.Rows = append(d.Rows, r)
+	}
+	for i := range d.Rows {
+		switch d.Rows[i].Class {
+		case "fail":
+			d.Failed = &d.Rows[i]
+		case "notrun":
+			d.NotReached++
+		}
 	}
 	return d
 }
