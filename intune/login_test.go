@@ -62,10 +62,7 @@ func (r *rig) handler(extra ...intune.HandlerOption) *intune.LoginHandler {
 }
 
 // appBody is the body the shipping app sends.
-func appBody(token string) string {
-	b, _ := json.Marshal(map[string]string{"device_id": "apple_rn-v2:4f1c0a9e", "voip_device_id": "", "access_token": token})
-	return string(b)
-}
+func appBody(token string) string { return it.NewAppLogin(token).JSON() }
 
 func post(h http.Handler, body string, hdr ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, "/oauth/intune", strings.NewReader(body))
@@ -78,18 +75,10 @@ func post(h http.Handler, body string, hdr ...string) *httptest.ResponseRecorder
 	return rec
 }
 
-type appErr struct {
-	ID            string `json:"id"`
-	Message       string `json:"message"`
-	DetailedError string `json:"detailed_error"`
-	RequestID     string `json:"request_id"`
-	StatusCode    int    `json:"status_code"`
-}
-
-func decodeErr(t *testing.T, rec *httptest.ResponseRecorder) appErr {
+func decodeErr(t *testing.T, rec *httptest.ResponseRecorder) it.AppErrorBody {
 	t.Helper()
-	var e appErr
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &e), rec.Body.String())
+	e, err := it.DecodeAppError(rec.Body.Bytes())
+	require.NoError(t, err, rec.Body.String())
 	return e
 }
 

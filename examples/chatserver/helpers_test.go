@@ -20,6 +20,7 @@ import (
 
 	"github.com/mamlogin/mamlogin/internal/pgtest"
 	"github.com/mamlogin/mamlogin/intune"
+	"github.com/mamlogin/mamlogin/intune/intunetest"
 )
 
 // One PostgreSQL server for the package (started on first use); every test
@@ -114,14 +115,7 @@ func (s *testServer) stop() {
 // loginByIntune): POST, the three body fields, its headers, no session, no CSRF.
 func appSignIn(t testing.TB, base, path, token string, hdr ...string) *http.Response {
 	t.Helper()
-	body := `{"device_id":"apple_rn-v2:5d8f0c3b9a7e4f21","voip_device_id":"","access_token":"` + token + `"}`
-	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Cache-Control", "no-store")
-	req.Header.Set("X-Requested-With", "XMLHttpRequest")
-	req.Header.Set("User-Agent", "Mattermost Mobile/2.31.0 (iOS; 18.1; iPhone15,2)")
+	req := intunetest.NewAppLogin(token).Request(context.Background(), base+path)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -45,16 +45,10 @@ func startSignInServer(t *testing.T, tenant *intunetest.Tenant, m *intuneprom.Me
 	return s
 }
 
-// signIn posts a token as the app does (JSON body, JSON Content-Type) and
-// returns the status.
+// signIn posts a token as the app does and returns the status.
 func (s *signInServer) signIn(t *testing.T, token string) int {
 	t.Helper()
-	body := `{"device_id":"apple_rn-v2:abc","voip_device_id":"","access_token":"` + token + `"}`
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.login.URL+"/oauth/intune", strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Requested-With", "XMLHttpRequest")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(intunetest.NewAppLogin(token).Request(t.Context(), s.login.URL+"/oauth/intune"))
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()

@@ -13,8 +13,10 @@
 // panics on what can only be a broken test machine (no randomness for a
 // key), so that tests read without error plumbing.
 //
-// Besides the tenant: Store, an in-memory intune.UserStore, and Sessions, a
-// recording intune.SessionIssuer.
+// Besides the tenant: Store, an in-memory intune.UserStore, Sessions, a
+// recording intune.SessionIssuer, and the shipping app's side of the wire:
+// AppLogin, its sign-in request, and DecodeAppError, for the app_error body
+// of a failure.
 package intunetest
 
 import (
