@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,4 +59,41 @@ func TestDocsCatalogIsTheCodes(t *testing.T) {
 		return
 	}
 	require.Equal(t, want, text, "docs/contract.md's catalog differs from the code: go test ./intune -run TestDocs -update-docs")
+}
+
+// TestPackageDocListsEveryRow: the package documentation lists every row
+// by its sentinel, ID and status, in the order of Rows (the catalog, then the
+// host's rows), since go doc shows the sentinels only as
+// "var ErrNotAvailable = sentinel(errNotAvailable) ...".
+func TestPackageDocListsEveryRow(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	line := regexp.MustCompile(`(?m)^//   - \[(Err\w+)\]: (\S+), (\d+)$`)
+	var listed []string
+	for _, m := range line.FindAllStringSubmatch(string(doc), -1) {
+		listed = append(listed, m[1]+" "+m[2]+" "+m[3])
+	}
+	// The sentinels by name (a name that is gone does not compile).
+	byName := map[string]*AppError{
+		"ErrNotAvailable": ErrNotAvailable, "ErrNotConfigured": ErrNotConfigured,
+		"ErrBotLoginForbidden": ErrBotLoginForbidden, "ErrAccountLocked": ErrAccountLocked,
+		"ErrProviderNotConfigured": ErrProviderNotConfigured, "ErrExtractAuthData": ErrExtractAuthData,
+		"ErrAccountNotFound": ErrAccountNotFound, "ErrInvalidToken": ErrInvalidToken,
+		"ErrTokenExpired": ErrTokenExpired, "ErrMissingClaims": ErrMissingClaims,
+		"ErrInvalidTenant": ErrInvalidTenant, "ErrJWKSInit": ErrJWKSInit, "ErrInvalidParam": ErrInvalidParam,
+		"ErrStoreFailed": ErrStoreFailed, "ErrSessionFailed": ErrSessionFailed,
+		"ErrEmailInUse": ErrEmailInUse, "ErrNotReady": ErrNotReady,
+	}
+	var want []string
+	for _, r := range Rows() {
+		name := ""
+		for n, s := range byName {
+			if s.ID == r.ID {
+				name = n
+			}
+		}
+		require.NotEmpty(t, name, "%s: a row this test does not know; add its sentinel to byName and to doc.go", r.ID)
+		want = append(want, fmt.Sprintf("%s %s %d", name, r.ID, r.StatusCode))
+	}
+	require.Equal(t, want, listed, "intune/doc.go's list of rows")
 }
