@@ -214,6 +214,11 @@ func banner(w io.Writer, s *server, where, tokenNote string) {
 		codes = "the documented ones (400 for the retry rows, silent rows without text)"
 	}
 	base := s.base
+	// The doctor checks the allow-list the server enforces only when told it.
+	allowed := ""
+	for _, id := range cfg.AllowedClientIDs {
+		allowed += " --allowed-client " + id
+	}
 	fmt.Fprintf(w, `  data:         %s
   admin token:  %s (%s)
   intune:       enable=%t provider=%s tenant=%s authority=%s (stored version %d)
@@ -235,6 +240,6 @@ func banner(w io.Writer, s *server, where, tokenNote string) {
             curl -s '%[1]s/api/v4/intune/audit?limit=10' -H 'Authorization: Bearer %[2]s'
             curl -s %[1]s/metrics -H 'Authorization: Bearer %[2]s'
   test page: %[1]s/admin/intune/test (user name: anything, password: the admin token)
-  doctor:   curl -s %[1]s/dev/token | go run ./cmd/intune-doctor token --authority %[1]s --tenant %[3]s --client %[4]s
-`, base, s.o.adminToken, devTenantID, devClientID)
+  doctor:   curl -s %[1]s/dev/token | go run ./cmd/intune-doctor token --authority %[1]s --tenant %[3]s --client %[4]s%[5]s
+`, base, s.o.adminToken, devTenantID, devClientID, allowed)
 }

@@ -68,6 +68,8 @@ func TestEmbeddedDefaults(t *testing.T) {
 	data := filepath.Join(home, "mamlogin-chatserver")
 	assert.FileExists(t, filepath.Join(data, "chatserver.db"))
 	assert.Contains(t, p.out.String(), "delete "+data, "the banner says how to start over")
+	assert.Contains(t, p.out.String(), "--client "+devClientID+" --allowed-client "+intune.MobileClientRelease+" --allowed-client "+intune.MobileClientBeta+"\n",
+		"the banner's doctor line checks the allow-list the server enforces")
 	tokenFile := filepath.Join(data, "admin-token")
 	fi, err := os.Stat(tokenFile)
 	require.NoError(t, err)
