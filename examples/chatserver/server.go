@@ -107,7 +107,7 @@ func newServer(ctx context.Context, o options, base string) (*server, error) {
 	}
 	metrics = s.ops.metrics
 	if o.dev {
-		if s.tenant, err = loadDevTenant(ctx, db); err != nil {
+		if s.tenant, err = loadDevTenant(ctx, db, s.base); err != nil {
 			s.Close()
 			return nil, err
 		}

@@ -9,6 +9,10 @@
 //	v, _ := intune.NewValidator(ctx, tenant.Config())
 //	claims, err := v.Validate(ctx, tenant.Token())
 //
+// A tenant can also be served by a server of yours (WithoutServer and
+// Handler), with a key kept across runs (Key.PEM, ParseKeyPEM): a dev server
+// that is its own fake authority, as examples/chatserver is.
+//
 // It never touches the network beyond loopback. Like net/http/httptest it
 // panics on what can only be a broken test machine (no randomness for a
 // key), so that tests read without error plumbing.
@@ -27,10 +31,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,8 +92,61 @@ func keyFrom(priv *rsa.PrivateKey) *Key {
 	if err != nil {
 		panic(err)
 	}
+	return keyWith(priv, der)
+}
+
+// keyWith is the key priv with its certificate der, named as Entra names
+// its keys: kid = x5t = the certificate's SHA-1 thumbprint.
+func keyWith(priv *rsa.PrivateKey, der []byte) *Key {
 	sum := sha1.Sum(der)
 	return &Key{ID: base64.RawURLEncoding.EncodeToString(sum[:]), Private: priv, Cloud: "microsoftonline.com", certDER: der}
+}
+
+// PEM is the key kept across runs: its private key (PKCS #8) and its
+// certificate, two PEM blocks. ParseKeyPEM reads it back with the same kid.
+// It is a test key's secret: keep it where a test or dev server keeps its
+// data, never in a real server.
+func (k *Key) PEM() []byte {
+	p8, err := x509.MarshalPKCS8PrivateKey(k.Private)
+	if err != nil {
+		panic(err) // an RSA key always marshals
+	}
+	return append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.certDER})...)
+}
+
+// ParseKeyPEM reads a key written by Key.PEM. It is published with Entra's
+// issuer template and the public cloud's instance name, as NewKey's are.
+func ParseKeyPEM(b []byte) (*Key, error) {
+	var priv *rsa.PrivateKey
+	var der []byte
+	for {
+		var block *pem.Block
+		if block, b = pem.Decode(b); block == nil {
+			break
+		}
+		switch block.Type {
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("intunetest: key: %w", err)
+			}
+			var ok bool
+			if priv, ok = k.(*rsa.PrivateKey); !ok {
+				return nil, fmt.Errorf("intunetest: key is a %T, not RSA", k)
+			}
+		case "CERTIFICATE":
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("intunetest: certificate: %w", err)
+			}
+			der = cert.Raw
+		}
+	}
+	if priv == nil || der == nil {
+		return nil, errors.New("intunetest: want a PRIVATE KEY and a CERTIFICATE PEM block (Key.PEM)")
+	}
+	return keyWith(priv, der), nil
 }
 
 // sharedKey is generated once per process: RSA key generation is the slow
@@ -118,7 +179,8 @@ type Tenant struct {
 	// Now is the clock tokens are dated by (iat, nbf, exp). Default time.Now.
 	Now func() time.Time
 
-	server *httptest.Server
+	server *httptest.Server // nil WithoutServer
+	base   string           // the URL the tenant is served at
 
 	mu        sync.Mutex
 	published []*Key
@@ -143,7 +205,15 @@ func WithSigningKey(k *Key) TenantOption { return func(t *Tenant) { t.signer = k
 // WithNow sets the clock tokens are dated by.
 func WithNow(now func() time.Time) TenantOption { return func(t *Tenant) { t.Now = now } }
 
-// NewTenant starts a fake tenant. Close it when done.
+// WithoutServer makes a tenant that starts no server of its own: serve its
+// Handler on yours, reached at base (e.g. "http://127.0.0.1:8065"), which
+// URL, Issuer, KeysURL and Config then name.
+func WithoutServer(base string) TenantOption {
+	return func(t *Tenant) { t.base = strings.TrimRight(base, "/") }
+}
+
+// NewTenant starts a fake tenant (on a loopback server of its own unless
+// WithoutServer). Close it when done.
 func NewTenant(opts ...TenantOption) *Tenant {
 	t := &Tenant{TenantID: TenantID, ClientID: ClientID, MobileClientID: MobileClientID, Now: time.Now}
 	for _, o := range opts {
@@ -153,24 +223,47 @@ func NewTenant(opts ...TenantOption) *Tenant {
 		t.signer = sharedKey()
 	}
 	t.published = []*Key{t.signer}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", t.serveDiscovery)
-	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", t.serveKeys)
-	t.server = httptest.NewServer(mux)
+	if t.base == "" {
+		t.server = httptest.NewServer(t.Handler())
+		t.base = t.server.URL
+	}
 	return t
 }
 
-// Close shuts the server down.
-func (t *Tenant) Close() { t.server.Close() }
+// Handler serves the tenant's discovery document and key set, at Entra's
+// paths (/{tenant}/v2.0/.well-known/openid-configuration and
+// /{tenant}/discovery/v2.0/keys), with the URLs of the address each request
+// was made at: a tenant behind several addresses (replicas, localhost and
+// 127.0.0.1) answers each validator with its own Authority. Another tenant
+// is answered as Entra answers it.
+func (t *Tenant) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", t.serveDiscovery)
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", t.serveKeys)
+	return mux
+}
+
+// Close shuts the tenant's own server down (nothing WithoutServer).
+func (t *Tenant) Close() {
+	if t.server != nil {
+		t.server.Close()
+	}
+}
 
 // URL is the fake authority (use it as Config.Authority).
-func (t *Tenant) URL() string { return t.server.URL }
+func (t *Tenant) URL() string { return t.base }
 
 // Issuer is the iss of the tenant's v2 tokens.
-func (t *Tenant) Issuer() string { return t.server.URL + "/" + t.TenantID + "/v2.0" }
+func (t *Tenant) Issuer() string { return t.issuerAt(t.base) }
+
+func (t *Tenant) issuerAt(base string) string { return base + "/" + t.TenantID + "/v2.0" }
 
 // KeysURL is the tenant's key-set URL (the discovery document's jwks_uri).
-func (t *Tenant) KeysURL() string { return t.server.URL + "/" + t.TenantID + "/discovery/v2.0/keys" }
+func (t *Tenant) KeysURL() string { return t.keysURLAt(t.base) }
+
+func (t *Tenant) keysURLAt(base string) string {
+	return base + "/" + t.TenantID + "/discovery/v2.0/keys"
+}
 
 // Config is an enabled OpenID Connect configuration for this tenant.
 func (t *Tenant) Config() intune.Config {
@@ -226,14 +319,17 @@ func (t *Tenant) SetKeysHandler(h http.Handler) {
 	t.override = h
 }
 
-// KeySetJSON is the key-set document the tenant serves now.
-func (t *Tenant) KeySetJSON() []byte {
+// KeySetJSON is the key-set document the tenant serves now (at URL).
+func (t *Tenant) KeySetJSON() []byte { return t.keySetJSON(t.base) }
+
+// keySetJSON is the key set as served at base.
+func (t *Tenant) keySetJSON(base string) []byte {
 	t.mu.Lock()
 	keys := make([]map[string]any, 0, len(t.published))
 	for _, k := range t.published {
 		j := k.JWK()
 		if k.Issuer == "" && !k.OmitIssuer {
-			j["issuer"] = t.server.URL + "/{tenantid}/v2.0"
+			j["issuer"] = base + "/{tenantid}/v2.0"
 		}
 		keys = append(keys, j)
 	}
@@ -242,18 +338,34 @@ func (t *Tenant) KeySetJSON() []byte {
 	return b
 }
 
+// requestBase is the URL r was made at: the Authority its client has.
+func requestBase(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
+}
+
+// ours reports whether r names this tenant (Entra reads the GUID in any case).
+func (t *Tenant) ours(r *http.Request) bool {
+	return strings.EqualFold(r.PathValue("tenant"), t.TenantID)
+}
+
 func (t *Tenant) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	t.discoveryHits.Add(1)
-	if r.PathValue("tenant") != t.TenantID {
-		http.Error(w, `{"error":"invalid_tenant"}`, http.StatusBadRequest)
+	if !t.ours(r) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_tenant",
+			"error_description": fmt.Sprintf("AADSTS90002: Tenant '%s' not found. (This fake tenant serves %s only.)", r.PathValue("tenant"), t.TenantID)})
 		return
 	}
-	base := t.server.URL + "/" + t.TenantID
+	base := requestBase(r)
 	writeJSON(w, map[string]any{
-		"token_endpoint":                        base + "/oauth2/v2.0/token",
-		"jwks_uri":                              t.KeysURL(),
-		"issuer":                                t.Issuer(),
-		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
+		"token_endpoint":                        base + "/" + t.TenantID + "/oauth2/v2.0/token",
+		"jwks_uri":                              t.keysURLAt(base),
+		"issuer":                                t.issuerAt(base),
+		"authorization_endpoint":                base + "/" + t.TenantID + "/oauth2/v2.0/authorize",
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"tenant_region_scope":                   "EU",
@@ -270,12 +382,12 @@ func (t *Tenant) serveKeys(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
-	if r.PathValue("tenant") != t.TenantID {
+	if !t.ours(r) {
 		http.NotFound(w, r)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_, _ = w.Write(t.KeySetJSON())
+	_, _ = w.Write(t.keySetJSON(requestBase(r)))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
