@@ -7,6 +7,9 @@
 //	intune-doctor token [--tenant <GUID> --client <GUID>] < token.txt
 //	    every sign-in check on a captured access token, with the error ID each
 //	    failure produces and the admin's next step
+//	intune-doctor app [--client <GUID>] FILE|-
+//	    the server API app's registration (its manifest) checked before
+//	    rollout, with the JSON that fixes each failure
 //
 // Both also show this server's clock offset to Entra's when Entra's answer
 // carried a Date header. Run intune-doctor --help for every flag, examples
@@ -54,6 +57,7 @@ values of System Console > Environment > Mobile Security.
 Usage:
   intune-doctor check --tenant GUID --client GUID [flags]
   intune-doctor token [--tenant GUID --client GUID] [flags] < token.txt
+  intune-doctor app [--client GUID] [--provider NAME] [--json] FILE|-
   intune-doctor help
 
 Commands:
@@ -68,6 +72,15 @@ Commands:
           ID each failure produces and the admin's next step. Without --tenant
           or --client it checks the token against its own tid and aud, and
           says so. The token and its signature are never printed.
+  app     Checks the server API app's registration before rollout: its
+          manifest (Entra admin center > App registrations > the app >
+          Manifest > Download, either format, or az ad app show --id GUID),
+          from FILE or, with -, standard input. One check per requirement,
+          each with the value found, what it breaks and the next step, and
+          the JSON that fixes it, to paste into the manifest editor. Without
+          --client it judges the app as its own. Admin consent is not in the
+          manifest: the report says how to confirm it. Its --json keys:
+          command, ok, format, app_id, checks_run, checks, fix, notes, summary.
 
 Flags:
   --tenant GUID          Directory (tenant) ID
@@ -101,6 +114,7 @@ Examples:
   intune-doctor token --tenant 72f988bf-86f1-41af-91ab-2d7cd011db47 \
       --client 6a1f5c2e-9b7d-4d3e-8f21-0c4b7a9e3d15 < token.txt
   intune-doctor token --at 2024-06-17T08:00:00Z --json < token.txt
+  az ad app show --id 6a1f5c2e-9b7d-4d3e-8f21-0c4b7a9e3d15 | intune-doctor app -
   intune-doctor check --json --tenant ... --client ... | jq -r .verdict
   # against a fake tenant (intunetest) listening on loopback:
   intune-doctor check --authority http://127.0.0.1:PORT \
@@ -111,13 +125,14 @@ Exit status:
   0  every check passed
   1  a check failed: the report says which, what sign-in answers, what to do
   2  usage error: unknown command or flag, a bad --at, no token on standard
-     input
+     input, no manifest (app)
 `
 
 // shortUsage follows a usage error.
 const shortUsage = `usage:
   intune-doctor check --tenant GUID --client GUID [flags]
   intune-doctor token [--tenant GUID --client GUID] [flags] < token.txt
+  intune-doctor app [--client GUID] FILE|-
 Run 'intune-doctor --help' for every flag, examples and the exit statuses.
 `
 
@@ -156,6 +171,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprint(stdout, help)
 			return exitOK
 		}
+	}
+	if len(args) > 0 && args[0] == "app" {
+		return runApp(args[1:], stdin, stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "check" && args[0] != "token") {
 		if len(args) > 0 {
