@@ -117,6 +117,25 @@ func CheckAppRegistration(manifest []byte, cfg Config) *AppReport {
 	return r
 }
 
+// Summary is the report's one-line verdict.
+func (r *AppReport) Summary() string {
+	var failing []string
+	for _, c := range r.Checks {
+		if !c.OK {
+			failing = append(failing, c.Name)
+		}
+	}
+	switch {
+	case r.OK:
+		return "The app registration has everything mobile sign-in needs; confirm admin consent (see the notes)."
+	case r.Format == "":
+		return "The document is not a readable app registration; nothing else was checked."
+	case r.Fix != "":
+		return "Fix " + strings.Join(failing, ", ") + ": paste the corrected fragment over the same members in the portal's manifest editor."
+	}
+	return "Fix " + strings.Join(failing, ", ") + " as each next step says."
+}
+
 var appCheckOrder = []string{AppCheckManifest, AppCheckAppID, AppCheckAudience, AppCheckIdentifierURI, AppCheckScope,
 	AppCheckPreAuthorized, AppCheckTokenVersion, AppCheckOptionalClaims, AppCheckMAMPermission}
 

@@ -71,22 +71,7 @@ func runApp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, c := range r.Checks {
 		out.ChecksRun = append(out.ChecksRun, c.Name)
 	}
-	var failing []string
-	for _, c := range r.Checks {
-		if !c.OK {
-			failing = append(failing, c.Name)
-		}
-	}
-	switch {
-	case r.OK:
-		out.Summary = "the app registration has everything mobile sign-in needs; confirm admin consent (see the notes)"
-	case r.Format == "":
-		out.Summary = "the document is not a readable app registration; nothing else was checked"
-	case r.Fix != "":
-		out.Summary = "fix " + strings.Join(failing, ", ") + ": paste the corrected fragment over the same members in the portal's manifest editor"
-	default:
-		out.Summary = "fix " + strings.Join(failing, ", ") + " as each next step says"
-	}
+	out.Summary = r.Summary()
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

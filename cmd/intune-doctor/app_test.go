@@ -64,9 +64,9 @@ func TestAppExitStatus(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
-		{"good, Graph format", "", []string{"app", "--client", goodClient, goodManifest}, 0, []string{"  ok    token_version", "result: the app registration has everything"}, nil},
+		{"good, Graph format", "", []string{"app", "--client", goodClient, goodManifest}, 0, []string{"  ok    token_version", "result: The app registration has everything"}, nil},
 		{"good, legacy format", "", []string{"app", "--client", goodClient, legacyManifest}, 0, []string{"(azure_ad_graph format)", "accessTokenAcceptedVersion 2"}, nil},
-		{"good, on standard input", readFile(t, goodManifest), []string{"app", "--client", goodClient, "-"}, 0, []string{"result: the app registration has everything"}, nil},
+		{"good, on standard input", readFile(t, goodManifest), []string{"app", "--client", goodClient, "-"}, 0, []string{"result: The app registration has everything"}, nil},
 		{"good, without --client", "", []string{"app", goodManifest}, 0, []string{"note: no --client: checking against the manifest's own appId " + goodClient}, nil},
 		{"another app's manifest", "", []string{"app", "--client", "11111111-2222-4333-8444-555555555555", goodManifest}, 1,
 			[]string{"  FAIL  app_id", "sign-in answers " + intune.ErrInvalidToken.ID}, nil},

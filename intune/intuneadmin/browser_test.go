@@ -237,8 +237,8 @@ func TestBrowserChecksAPastedToken(t *testing.T) {
 
 	// The form, as assistive technology sees it.
 	do(t, ctx, "open the page", chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.ID("token")))
-	assert.Equal(t, []string{"Access token"}, run(t, ctx, "textbox names", axNames("textbox")))
-	assert.Equal(t, []string{"Check this token", "Check the configuration and key set only"}, run(t, ctx, "button names", axNames("button")))
+	assert.Equal(t, []string{"Access token", "App registration manifest (JSON)"}, run(t, ctx, "textbox names", axNames("textbox")))
+	assert.Equal(t, []string{"Check this token", "Check the configuration and key set only", "Check this app registration"}, run(t, ctx, "button names", axNames("button")))
 
 	// A good token: the verdict names the user.
 	tok := f.tenant.Token()

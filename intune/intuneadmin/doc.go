@@ -80,4 +80,17 @@
 // in. What the host decides outside the library (WithAvailability,
 // WithProviderCheck, the status set by WithRetryStatus) is not known here:
 // the page reports the documented status.
+//
+// # The app registration
+//
+// Below the token form, a second form takes the server API app's manifest
+// (the Entra admin center's App registrations > Manifest, either format) and
+// answers [intune.CheckAppRegistration]'s report against the live
+// configuration: each requirement OK or FAIL with what was found, the next
+// step and the JSON that fixes it, then the whole corrected fragment. It
+// posts to the page's own URL with the query check=app: a form with the
+// field "manifest", or JSON {"manifest": <the manifest, or a string holding
+// it>} (answered as an [intune.AppReport]), bounded by [MaxAppBodyBytes];
+// the same cross-origin rule applies. The manifest is neither stored,
+// logged nor shown back, beyond the members the fixes name.
 package intuneadmin

@@ -147,6 +147,10 @@ func (p *Page) post(w http.ResponseWriter, r *http.Request) {
 			"Refused: this request comes from another site (%v). Open the test page on this server and submit it from there.", err))
 		return
 	}
+	if isAppCheck(r) {
+		p.postApp(w, r)
+		return
+	}
 	in, err := readInput(w, r)
 	if err != nil {
 		var rf *refusal

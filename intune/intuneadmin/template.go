@@ -49,6 +49,7 @@ button.primary{background:#1f4fa8;border-color:#1f4fa8;color:#fff}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
 dt{font-weight:bold}
 dd{margin:0;overflow-wrap:anywhere}
+pre.fix{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.35 ui-monospace,Menlo,Consolas,monospace;background:#f5f5f5;padding:.5rem;border:1px solid #8c8c8c;border-radius:4px}
 `
 
 // contentSecurityPolicy forbids every script, every fetch and every frame;
@@ -111,6 +112,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <button type="submit" name="action" value="config">Check the configuration and key set only</button>
 </div>
 </form>
+{{template "appreg" .}}
 <h2 id="config">Configuration under test</h2>
 <dl>{{range .Config}}
 <dt>{{.Label}}</dt><dd>{{.Value}}</dd>{{end}}
@@ -130,6 +132,7 @@ type pageData struct {
 	NotReached int
 	Rows       []row
 	Config     []field
+	App        *intune.AppReport // the app registration check's report, when one ran (appreg.go)
 }
 
 // row is one check as sign-in lives it (internal/outcome): passed, the

@@ -1,0 +1,121 @@
+package intuneadmin_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mamlogin/mamlogin/intune"
+)
+
+// submitManifest opens the page, pastes text into the manifest field,
+// presses "Check this app registration" and waits for the app verdict,
+// which it returns as the browser renders it.
+func submitManifest(t *testing.T, ctx context.Context, pageURL, text string) string {
+	t.Helper()
+	do(t, ctx, "open the page", chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.ID("manifest")))
+	do(t, ctx, "paste the manifest", chromedp.Focus(chromedp.ID("manifest")), paste(text))
+	require.Equal(t, text, run(t, ctx, "read the field", chromedp.Value(chromedp.ID("manifest"))), "the paste reached the field")
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(sctx, chromedp.Click(chromedp.CSS(`form[action="?check=app"] button`)))
+	require.NoError(t, err, "submit")
+	require.Equal(t, int64(http.StatusOK), resp.Status)
+	do(t, ctx, "wait for the verdict", chromedp.WaitVisible(chromedp.ID("app-verdict")))
+	run(t, ctx, "wait for the load event", chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(stepTimeout)))
+	return run(t, ctx, "read the verdict", chromedp.Text(chromedp.ID("app-verdict")))
+}
+
+func appRows(t *testing.T, ctx context.Context) [][]string {
+	t.Helper()
+	return run(t, ctx, "read the app table", chromedp.Evaluate[[][]string](
+		`Array.from(document.querySelectorAll("#app-checks tbody tr:not(.fix)"), tr => Array.from(tr.cells, c => c.innerText.trim()))`))
+}
+
+// TestBrowserChecksAPastedManifest: the admin pastes a manifest with two
+// things wrong, reads both failures and the corrected fragment, pastes the
+// fragment's members over the manifest, and the page then passes it.
+func TestBrowserChecksAPastedManifest(t *testing.T) {
+	f := newFixture(t)
+	base := serve(t, f)
+	ctx := newBrowser(t)
+	pageURL := base + "/admin/intune/test"
+
+	doc := manifestFor(t, f, `"requestedAccessTokenVersion": 2`, `"requestedAccessTokenVersion": null`,
+		`"signInAudience": "AzureADMyOrg"`, `"signInAudience": "AzureADMultipleOrgs"`)
+	verdict := submitManifest(t, ctx, pageURL, doc)
+	assert.Equal(t, "Fix sign_in_audience, token_version: paste the corrected fragment over the same members in the portal's manifest editor.", verdict)
+	rows := appRows(t, ctx)
+	require.Len(t, rows, 9)
+	for _, r := range rows {
+		require.Len(t, r, 5)
+	}
+	assert.Equal(t, []string{intune.AppCheckAudience, "FAIL", `signInAudience "AzureADMultipleOrgs"`}, rows[2][:3])
+	assert.Equal(t, []string{intune.AppCheckTokenVersion, "FAIL", "api.requestedAccessTokenVersion null (v1 tokens)"}, rows[6][:3])
+	assert.Contains(t, rows[6][3], "Sign-in answers "+intune.ErrExtractAuthData.ID)
+	fixRows := run(t, ctx, "read the fix rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#app-checks tr.fix"), tr => tr.innerText.trim())`))
+	require.Len(t, fixRows, 2, "a fix under each failing check")
+	assert.True(t, strings.HasPrefix(fixRows[1], "The fix for token_version alone"), fixRows[1])
+	assert.Contains(t, fixRows[1], `"requestedAccessTokenVersion": 2`, "the check's own fix, as the admin reads it")
+	for _, i := range []int{0, 1, 3, 4, 5, 7, 8} {
+		assert.Equal(t, "OK", rows[i][1], rows[i][0])
+	}
+	assert.Equal(t, "", run(t, ctx, "the field after submit", chromedp.Value(chromedp.ID("manifest"))), "the form comes back empty")
+	assert.Contains(t, run(t, ctx, "heading names", axNames("heading")), verdict, "the verdict is a heading")
+	assert.Contains(t, run(t, ctx, "table names", axNames("table")), "Every requirement of the server API app, in order")
+	assert.Equal(t, "pre-wrap", run(t, ctx, "fix style", chromedp.Evaluate[string](`getComputedStyle(document.getElementById("app-fix")).whiteSpace`)), "the inline style applies")
+	screenshot(t, ctx, "intuneadmin-app-registration-fails.png")
+
+	// The corrected fragment, as the browser shows it, pasted over the
+	// manifest's members.
+	fix := run(t, ctx, "read the fix", chromedp.Evaluate[string](`document.getElementById("app-fix").innerText`))
+	var members, d map[string]any
+	require.NoError(t, json.Unmarshal([]byte(fix), &members), fix)
+	assert.Len(t, members, 2, "signInAudience and api: %s", fix)
+	require.NoError(t, json.Unmarshal([]byte(doc), &d))
+	for k, v := range members {
+		d[k] = v
+	}
+	fixed, err := json.MarshalIndent(d, "", "  ")
+	require.NoError(t, err)
+	verdict = submitManifest(t, ctx, pageURL, string(fixed))
+	assert.Equal(t, "The app registration has everything mobile sign-in needs; confirm admin consent (see the notes).", verdict)
+	for _, r := range appRows(t, ctx) {
+		assert.Equal(t, "OK", r[1], r[0])
+	}
+	assert.Zero(t, run(t, ctx, "no fix", chromedp.Evaluate[int](`document.querySelectorAll("#app-fix").length`)))
+	screenshot(t, ctx, "intuneadmin-app-registration-ok.png")
+}
+
+// TestBrowserNeverRunsHTMLInAManifest: what the manifest says is shown as
+// text, even without the Content-Security-Policy.
+func TestBrowserNeverRunsHTMLInAManifest(t *testing.T) {
+	f := newFixture(t)
+	base := serve(t, f)
+	ctx := newBrowser(t)
+	bypassCSP(t, ctx)
+	doc := manifestFor(t, f, `"signInAudience": "AzureADMyOrg"`, `"signInAudience": "`+evilHTML+`"`,
+		`"value": "login.mattermost"`, `"value": "</pre>`+evilHTML+`"`)
+	verdict := submitManifest(t, ctx, base+"/admin/intune/test", doc)
+	assert.True(t, strings.HasPrefix(verdict, "Fix sign_in_audience, scope, pre_authorized"), verdict)
+	assert.Equal(t, "undefined", run(t, ctx, "read window.pwned", chromedp.Evaluate[string](`typeof window.pwned`)))
+	assert.Zero(t, run(t, ctx, "count images", chromedp.Evaluate[int](`document.images.length + document.scripts.length`)))
+	rows := appRows(t, ctx)
+	assert.Contains(t, rows[2][2], evilHTML, "the value is shown as the text it is")
+	assert.Contains(t, run(t, ctx, "read the fix", chromedp.Evaluate[string](`document.getElementById("app-fix").innerText`)), "</pre>"+evilHTML)
+}
+
+// bypassCSP turns the page's Content-Security-Policy off in the browser, so
+// that the page's escaping alone is tested.
+func bypassCSP(t *testing.T, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.Call(ctx, page.SetBypassCSP, page.SetBypassCSPParams{Enabled: true})
+	require.NoError(t, err)
+}

@@ -1,0 +1,137 @@
+package intuneadmin_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mamlogin/mamlogin/intune"
+	"github.com/mamlogin/mamlogin/intune/intuneadmin"
+)
+
+// manifestFor is the hand-made good manifest of package intune's tests, for
+// the fixture's Client ID; edit changes it first (strings replaced).
+func manifestFor(t *testing.T, f *fixture, edits ...string) string {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/appreg/graph-good.json")
+	require.NoError(t, err)
+	s := strings.ReplaceAll(string(b), "6a1f5c2e-9b7d-4d3e-8f21-0c4b7a9e3d15", f.tenant.ClientID)
+	for i := 0; i+1 < len(edits); i += 2 {
+		require.Contains(t, s, edits[i])
+		s = strings.ReplaceAll(s, edits[i], edits[i+1])
+	}
+	return s
+}
+
+// postApp posts to the app registration form's URL.
+func (f *fixture) postApp(t *testing.T, contentType, body string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "http://chat.example.com/admin/intune/test?check=app", strings.NewReader(body))
+	r.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	f.page.ServeHTTP(w, r)
+	return w
+}
+
+func decodeAppReport(t *testing.T, w *httptest.ResponseRecorder) intune.AppReport {
+	t.Helper()
+	require.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"), w.Body.String())
+	var rep intune.AppReport
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &rep), w.Body.String())
+	return rep
+}
+
+func TestAppFormShowsEveryCheckAndTheFix(t *testing.T) {
+	f := newFixture(t)
+	doc := manifestFor(t, f, `"requestedAccessTokenVersion": 2`, `"requestedAccessTokenVersion": null`)
+	w := f.postApp(t, "application/x-www-form-urlencoded", url.Values{"manifest": {doc}}.Encode(),
+		"Origin", "http://chat.example.com", "Sec-Fetch-Site", "same-origin", "Accept", "text/html")
+	require.Equal(t, http.StatusOK, w.Code)
+	body := w.Body.String()
+	assert.Contains(t, body, `<h2 id="app-verdict">Fix token_version: paste the corrected fragment`)
+	assert.Equal(t, 9, strings.Count(body, `<tr><th scope="row">`), "one row per check")
+	assert.Equal(t, 1, strings.Count(body, `<tr class="fix">`), "and one fix under the failing one")
+	assert.Contains(t, body, "api.requestedAccessTokenVersion null (v1 tokens)")
+	assert.Contains(t, body, `Sign-in answers <span class="id">`+intune.ErrExtractAuthData.ID+`</span>`)
+	assert.Contains(t, body, `<pre id="app-fix" class="fix"`)
+	assert.Contains(t, body, "&#34;requestedAccessTokenVersion&#34;: 2", "the fix, escaped")
+	assert.Contains(t, body, "Admin consent is not in the manifest")
+	assert.Regexp(t, `<textarea id="manifest" name="manifest"[^>]*></textarea>`, body, "the form comes back empty")
+	assert.Contains(t, body, `<textarea id="token" name="token"`, "the token form is still there")
+	assert.NotContains(t, body, "Mattermost Server API", "the manifest is not shown back (its displayName is in no fix)")
+	assert.Contains(t, f.log.String(), "intuneadmin: app registration check run")
+	assert.Contains(t, f.log.String(), "failed_checks=token_version")
+	assert.NotContains(t, f.log.String(), "login.mattermost", "the manifest is not logged")
+}
+
+func TestAppJSON(t *testing.T) {
+	f := newFixture(t)
+	good := manifestFor(t, f)
+	for name, body := range map[string]string{
+		"the manifest itself":    `{"manifest": ` + good + `}`,
+		"the manifest as string": `{"manifest": ` + string(mustMarshal(t, good)) + `}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			rep := decodeAppReport(t, f.postApp(t, "application/json", body))
+			assert.True(t, rep.OK, "%+v", rep.Checks)
+			assert.Equal(t, intune.ManifestGraph, rep.Format)
+			assert.Equal(t, f.tenant.ClientID, rep.AppID)
+		})
+	}
+	t.Run("against the live configuration", func(t *testing.T) {
+		other := strings.ReplaceAll(good, f.tenant.ClientID, "11111111-2222-4333-8444-555555555555")
+		rep := decodeAppReport(t, f.postApp(t, "application/json", `{"manifest": `+other+`}`))
+		assert.False(t, rep.OK)
+		assert.Equal(t, intune.ErrInvalidToken.ID, rep.Checks[1].ErrorID, "app_id: not the configured Client ID")
+	})
+	t.Run("an unreadable manifest is a report, not a refusal", func(t *testing.T) {
+		w := f.postApp(t, "application/json", `{"manifest": "appId: 1"}`)
+		require.Equal(t, http.StatusOK, w.Code)
+		rep := decodeAppReport(t, w)
+		assert.False(t, rep.Checks[0].OK)
+		assert.Empty(t, rep.Format)
+	})
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+func TestAppRefusals(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name, ct, body string
+		header         []string
+		status         int
+		msg            string
+	}{
+		{"empty form", "application/x-www-form-urlencoded", "manifest=++", nil, http.StatusBadRequest, "No manifest was given"},
+		{"empty JSON", "application/json", `{}`, nil, http.StatusBadRequest, "No manifest was given"},
+		{"bad JSON", "application/json", `{"manifest": `, nil, http.StatusBadRequest, "The JSON body cannot be read"},
+		{"text/plain", "text/plain", "{}", nil, http.StatusUnsupportedMediaType, "must be a form"},
+		{"over the bound", "application/x-www-form-urlencoded", "manifest=" + strings.Repeat("a", intuneadmin.MaxAppBodyBytes), nil, http.StatusRequestEntityTooLarge, "is over"},
+		{"cross-site", "application/x-www-form-urlencoded", "manifest=x", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, "comes from another site"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := f.postApp(t, tc.ct, tc.body, append(tc.header, "Accept", "application/json")...)
+			assert.Equal(t, tc.status, w.Code, w.Body.String())
+			var e intuneadmin.ErrorBody
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &e))
+			assert.Contains(t, e.Error, tc.msg)
+			assert.Equal(t, tc.status, e.StatusCode)
+		})
+	}
+}
