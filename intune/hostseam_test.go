@@ -146,9 +146,10 @@ func TestLiveConfigurationUnderLoad(t *testing.T) {
 	off.Enable = false
 	tok := r.tenant.Token()
 
-	stop := make(chan struct{})
+	stop, flipped := make(chan struct{}), make(chan struct{})
 	var flips atomic.Int64
 	go func() {
+		defer close(flipped)
 		cfgs := []intune.Config{r.cfg, saml, off}
 		for i := 0; ; i++ {
 			select {
@@ -185,6 +186,7 @@ func TestLiveConfigurationUnderLoad(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
+	<-flipped // before the deferred Close: a SetConfig on a closed handler fails
 	assert.Greater(t, flips.Load(), int64(10))
 	assert.EqualValues(t, 400, ok.Load()+disabled.Load())
 }
