@@ -541,7 +541,7 @@ func TestNextStepFitsTheReason(t *testing.T) {
 		}, "accessTokenAcceptedVersion = 2", "IdAttribute", nil},
 		{"no oid, Mattermost-like host", func(t *testing.T) (*rig, string, []intune.HandlerOption) {
 			r := newRig(t, intune.AuthServiceOpenID)
-			return r, appBody(r.tenant.Token(it.WithoutClaim("oid"))), []intune.HandlerOption{intune.WithIdAttribute("IdAttribute")}
+			return r, appBody(r.tenant.Token(it.WithoutClaim("oid"))), []intune.HandlerOption{intune.WithIDAttribute("IdAttribute")}
 		}, "Set IdAttribute = objectId", "", nil},
 		{"the App Store app, not in the allow-list", func(t *testing.T) (*rig, string, []intune.HandlerOption) {
 			r := newRig(t, intune.AuthServiceOpenID)

@@ -76,13 +76,21 @@ func WithFailureLogLimit(perSecond float64, burst int) HandlerOption {
 	return func(h *LoginHandler) { h.logLimit, h.logBurst = rate.Limit(perSecond), burst }
 }
 
-// WithIdAttribute names the host's setting that maps the user's identity
+// WithIDAttribute names the host's setting that maps the user's identity
 // (Mattermost: "IdAttribute"), so that next steps about an oid that cannot
 // be mapped tell the admin to set it to objectId. Without it they do not
 // mention a setting the host does not have.
-func WithIdAttribute(setting string) HandlerOption {
+func WithIDAttribute(setting string) HandlerOption {
 	return func(h *LoginHandler) { h.idAttribute = setting }
 }
+
+// WithIdAttribute is the old spelling of WithIDAttribute, kept so that
+// integrators' code still compiles.
+//
+// Deprecated: use WithIDAttribute.
+//
+//lint:ignore ST1003 the old spelling is the point: integrators call it.
+func WithIdAttribute(setting string) HandlerOption { return WithIDAttribute(setting) }
 
 // WithValidatorOptions are the options of the Validators the handler builds
 // when SetConfig changes the tenant, client, authority or key source.

@@ -85,7 +85,7 @@ func newServer(ctx context.Context, o options, base string) (*server, error) {
 	var metrics *intuneprom.Metrics
 	hopts := []intune.HandlerOption{
 		intune.WithLogger(s.log),
-		intune.WithIdAttribute("IdAttribute"),
+		intune.WithIDAttribute("IdAttribute"),
 		intune.WithValidatorOptions(intune.WithKeySetLogger(s.log), intune.WithKeySetEvents(func(e intune.KeySetEvent) { metrics.KeySet(e) })),
 		intune.WithEvents(func(e intune.SignInEvent) {
 			s.audit(e)
