@@ -34,13 +34,15 @@ type HandlerOption func(*LoginHandler)
 // key set's own events go to the Validator's logger (WithKeySetLogger).
 func WithLogger(l *slog.Logger) HandlerOption { return func(h *LoginHandler) { h.log = l } }
 
-// WithAvailability: false means this build or licence lacks the feature: not_available (501).
+// WithAvailability sets the host's check of this build or licence: when ok
+// returns false, the feature is lacking and sign-ins answer not_available (501).
 func WithAvailability(ok func(ctx context.Context) bool) HandlerOption {
 	return func(h *LoginHandler) { h.available = ok }
 }
 
-// WithProviderCheck: false means the enforced provider is not itself configured in the
-// host: ent.intune.login.not_configured (403).
+// WithProviderCheck sets the host's check of the enforced provider: when ok
+// returns false, that provider is not itself configured in the host and
+// sign-ins answer ent.intune.login.not_configured (403).
 func WithProviderCheck(ok func(ctx context.Context, s AuthService) bool) HandlerOption {
 	return func(h *LoginHandler) { h.providerOK = ok }
 }

@@ -8,7 +8,6 @@ func TestWithIdAttributeIsWithIDAttribute(t *testing.T) {
 	for _, setting := range []string{"IdAttribute", "objectGUID", ""} {
 		var newName, oldName LoginHandler
 		WithIDAttribute(setting)(&newName)
-		//lint:ignore SA1019 the deprecated alias is what this test is about
 		WithIdAttribute(setting)(&oldName)
 		if newName.idAttribute != setting || oldName.idAttribute != setting {
 			t.Errorf("setting %q: WithIDAttribute set %q, WithIdAttribute %q", setting, newName.idAttribute, oldName.idAttribute)
