@@ -42,7 +42,7 @@ func TestSQLiteLocked(t *testing.T) {
 	session := resp.Header.Get("Token")
 	existing := devToken(t, s.URL, nil)
 	const newOID = "55555555-2222-4333-8444-555555555555"
-	newcomer := devToken(t, s.URL, url.Values{"oid": {newOID}})
+	newcomer := devToken(t, s.URL, url.Values{"oid": {newOID}, "email": {"newcomer@contoso.com"}})
 
 	other, err := sqlstore.Open(t.Context(), path)
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestPostgresDown(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	session := resp.Header.Get("Token")
 	existing := devToken(t, s.URL, nil)
-	newcomer := devToken(t, s.URL, url.Values{"oid": {"77777777-2222-4333-8444-555555555555"}})
+	newcomer := devToken(t, s.URL, url.Values{"oid": {"77777777-2222-4333-8444-555555555555"}, "email": {"newcomer@contoso.com"}})
 
 	u, err := url.Parse(dsn)
 	require.NoError(t, err)
@@ -146,8 +146,12 @@ func TestPostgresDown(t *testing.T) {
 		return appSignIn(t, s.URL, "/oauth/intune", existing).StatusCode == http.StatusOK
 	}, "sign-in recovers")
 	t.Logf("sign-in recovered %v after the database came back", took.Round(time.Millisecond))
-	require.Equal(t, http.StatusOK, appSignIn(t, s.URL, "/oauth/intune", newcomer).StatusCode)
-	getJSON[map[string]any](t, s.URL+"/api/v4/users/me", session, http.StatusOK)
+	resp = appSignIn(t, s.URL, "/oauth/intune", newcomer)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// Sessions are read again; the sign-ins on the same device revoked the
+	// one from before the outage.
+	getJSON[map[string]any](t, s.URL+"/api/v4/users/me", resp.Header.Get("Token"), http.StatusOK)
+	getJSON[map[string]any](t, s.URL+"/api/v4/users/me", session, http.StatusUnauthorized)
 
 	// The configuration watch reconnected: a change saved by another
 	// replica (here: straight into the database) is applied.

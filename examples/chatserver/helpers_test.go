@@ -115,7 +115,15 @@ func (s *testServer) stop() {
 // loginByIntune): POST, the three body fields, its headers, no session, no CSRF.
 func appSignIn(t testing.TB, base, path, token string, hdr ...string) *http.Response {
 	t.Helper()
-	req := intunetest.NewAppLogin(token).Request(context.Background(), base+path)
+	return appSignInOn(t, base, path, intunetest.AppDeviceID, token, hdr...)
+}
+
+// appSignInOn is appSignIn from the device with the push device id.
+func appSignInOn(t testing.TB, base, path, device, token string, hdr ...string) *http.Response {
+	t.Helper()
+	login := intunetest.NewAppLogin(token)
+	login.DeviceID = device
+	req := login.Request(context.Background(), base+path)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 	"github.com/mamlogin/mamlogin/intune"
 )
 
+// postDevices numbers the devices postSignIn makes up.
+var postDevices atomic.Int64
+
 // signInResult is one sign-in made off the test goroutine.
 type signInResult struct {
 	status        int
@@ -27,8 +31,11 @@ type signInResult struct {
 }
 
 // postSignIn is appSignIn for other goroutines: it reports, never fails t.
+// Each sign-in is on a device of its own (a sign-in on a device revokes
+// the device's other sessions).
 func postSignIn(base, token string) signInResult {
-	body := `{"device_id":"apple_rn-v2:5d8f0c3b9a7e4f21","voip_device_id":"","access_token":"` + token + `"}`
+	device := "apple_rn-v2:" + strconv.FormatInt(postDevices.Add(1), 16)
+	body := `{"device_id":"` + device + `","voip_device_id":"","access_token":"` + token + `"}`
 	req, err := http.NewRequest(http.MethodPost, base+"/oauth/intune", strings.NewReader(body))
 	if err != nil {
 		return signInResult{err: err}

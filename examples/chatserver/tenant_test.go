@@ -44,7 +44,8 @@ func TestDevTokenQuery(t *testing.T) {
 		{name: "expired=false is not expired", q: url.Values{"expired": {"false"}}},
 		{name: "expired=1", q: url.Values{"expired": {"1"}}, outcome: intune.ErrTokenExpired.ID},
 		{name: "expired=true", q: url.Values{"expired": {"true"}}, outcome: intune.ErrTokenExpired.ID},
-		{name: "oid set", q: url.Values{"oid": {"44444444-2222-4333-8444-555555555555"}},
+		// Another oid needs another address: the default user holds the default one.
+		{name: "oid set", q: url.Values{"oid": {"44444444-2222-4333-8444-555555555555"}, "email": {"oid.set@contoso.com"}},
 			claims: map[string]any{"oid": "44444444-2222-4333-8444-555555555555"}},
 		{name: "oid= leaves oid out", q: url.Values{"oid": {""}}, absent: []string{"oid"}, outcome: intune.ErrMissingClaims.ID},
 		{name: "email= leaves the address out", q: url.Values{"oid": {"55555555-2222-4333-8444-555555555555"}, "email": {""}},

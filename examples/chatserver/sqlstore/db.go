@@ -56,8 +56,8 @@ type DB struct {
 	// expiry; nil means time.Now. Tests set it to move time without sleeping.
 	// Set it before the DB is shared between goroutines.
 	Now func() time.Time
-	// Logger receives what WatchConfig retries (lost connections); nil
-	// means no logging.
+	// Logger receives what WatchConfig retries (lost connections) and the
+	// sessions a sign-in revokes on its device; nil means no logging.
 	Logger *slog.Logger
 
 	sql    *sql.DB

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -12,6 +13,10 @@ import (
 type migration struct {
 	version    int64
 	statements []string
+	// check, when set, runs in the migration's transaction before the
+	// statements: it refuses, with an error that says what to fix, data the
+	// new schema cannot hold. Nothing is changed then.
+	check func(ctx context.Context, tx *sql.Tx) error
 }
 
 // identityColumn is the one place the engines' DDL differs: an
@@ -79,7 +84,7 @@ var migrations = []migration{
 			provider   TEXT    NOT NULL DEFAULT '',
 			detail     TEXT
 		)`,
-	}},
+	}, nil},
 	{2, []string{
 		// settings holds values a deployment makes once and every replica
 		// then shares (the example's fake tenant key): written by the first
@@ -89,7 +94,69 @@ var migrations = []migration{
 			value     TEXT   NOT NULL,
 			create_at BIGINT NOT NULL
 		)`,
-	}},
+	}, nil},
+	{3, []string{
+		// One account per email address, as Mattermost's users table has
+		// (its Email is UNIQUE): a first sign-in whose address another
+		// account holds is then refused (intune.ErrEmailInUse), never
+		// merged into that account. Compared ignoring case; accounts without
+		// an address ('') are many. Both engines have partial expression
+		// indexes; a query uses this one when it says lower(email) and
+		// email <> '' as the index does.
+		`CREATE UNIQUE INDEX users_email_key ON users (lower(email)) WHERE email <> ''`,
+	}, checkUniqueEmails},
+}
+
+// maxListedDuplicates bounds how many shared addresses checkUniqueEmails
+// names: enough to start fixing, never a log record the size of a table.
+const maxListedDuplicates = 10
+
+// checkUniqueEmails refuses migration 3 on a database where accounts share
+// an address, naming them. Which account should keep the address is the
+// administrator's decision (a merge, a new address, a deactivation), not a
+// migration's: the server does not start until they have made it, and the
+// database is left as it was.
+func checkUniqueEmails(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT lower(email), id, username FROM users
+		WHERE email <> '' AND lower(email) IN
+			(SELECT lower(email) FROM users WHERE email <> '' GROUP BY lower(email) HAVING COUNT(*) > 1)
+		ORDER BY lower(email), create_at, id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var listed []string
+	holders := map[string][]string{}
+	for rows.Next() {
+		var email, id, username string
+		if err := rows.Scan(&email, &id, &username); err != nil {
+			return err
+		}
+		if _, ok := holders[email]; !ok {
+			listed = append(listed, email)
+		}
+		holders[email] = append(holders[email], fmt.Sprintf("%s (username %q)", id, username))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(listed) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d email addresses are held by more than one account, and the schema now makes them unique: ", len(listed))
+	for i, email := range listed {
+		if i == maxListedDuplicates {
+			fmt.Fprintf(&b, "; and %d more", len(listed)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: users %s", email, strings.Join(holders[email], ", "))
+	}
+	b.WriteString(". Give each account its own address (or none), then start again; nothing was changed")
+	return errors.New(b.String())
 }
 
 // migrationLockKey is the PostgreSQL advisory lock that serialises
@@ -138,6 +205,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		for _, m := range migrations {
 			if applied[m.version] {
 				continue
+			}
+			if m.check != nil {
+				if err := m.check(ctx, tx); err != nil {
+					return fmt.Errorf("version %d: %w", m.version, err)
+				}
 			}
 			for _, stmt := range m.statements {
 				stmt = strings.ReplaceAll(stmt, "{{identity}}", identityColumn[db.engine])

@@ -60,6 +60,17 @@ func (s *Sessions) lifetime() time.Duration {
 // MMCSRF, all expiring with the session, Secure when the request came over
 // TLS, SameSite Lax.
 //
+// A sign-in with a device id first revokes every other live session of
+// that device id, whoever's, in the same transaction as the insert: the
+// device id is the app's push registration on one phone, and a phone
+// handed to someone else must neither keep the previous user's session
+// nor receive their pushes. Mattermost does the same at every login
+// (RevokeSessionsForDeviceId, for the signing-in user's own sessions; here
+// also for another user's, as the app holds one account per server). One
+// transaction: two sign-ins on one device settle on one live session, and
+// a failed insert revokes nothing. An empty device id (a client without
+// push) revokes nothing.
+//
 // The session row is inserted before any header is set: if the database
 // fails, the response carries no token for a session that does not exist,
 // and there is nothing for the handler to take back.
@@ -68,12 +79,31 @@ func (s *Sessions) IssueSession(ctx context.Context, w http.ResponseWriter, r *h
 	now := s.db.now()
 	lifetime := s.lifetime()
 	expires := now.Add(lifetime)
-	_, err := s.db.sql.ExecContext(ctx, `INSERT INTO sessions
-		(token_hash, user_id, csrf, device_id, voip_device_id, create_at, expires_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 0)`,
-		hashToken(token), in.User.ID, csrf, in.DeviceID, in.VoIPDeviceID, millis(now), millis(expires))
+	var revoked int64
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		if in.DeviceID != "" {
+			if err := s.db.lockDevice(ctx, tx, in.DeviceID); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $2 WHERE device_id = $1 AND revoked_at = 0`,
+				in.DeviceID, millis(now))
+			if err != nil {
+				return fmt.Errorf("revoking the device's other sessions: %w", err)
+			}
+			revoked, _ = res.RowsAffected()
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions
+			(token_hash, user_id, csrf, device_id, voip_device_id, create_at, expires_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 0)`,
+			hashToken(token), in.User.ID, csrf, in.DeviceID, in.VoIPDeviceID, millis(now), millis(expires))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: issue session for user %s: %w", in.User.ID, err)
+	}
+	if revoked > 0 {
+		// The count and the user, never the device id: it is a push token.
+		s.db.logger().Info("sign-in on a device revoked its earlier sessions", "user_id", in.User.ID, "revoked", revoked)
 	}
 
 	secure := r.TLS != nil
@@ -85,6 +115,27 @@ func (s *Sessions) IssueSession(ctx context.Context, w http.ResponseWriter, r *h
 	http.SetCookie(w, cookie(CookieToken, token, true))
 	http.SetCookie(w, cookie(CookieUserID, in.User.ID, false))
 	http.SetCookie(w, cookie(CookieCSRF, csrf, false))
+	return nil
+}
+
+// deviceLockClass is the first key of the PostgreSQL advisory locks that
+// serialise sign-ins on one device ("dev" in ASCII); the second is a hash
+// of the device id. Two-key locks never meet the migration's one-key lock.
+const deviceLockClass = 0x646576
+
+// lockDevice makes concurrent sign-ins on one device take turns until the
+// transaction ends, so that each revokes what the one before it inserted:
+// under PostgreSQL's READ COMMITTED, two transactions that each revoke
+// and then insert would otherwise both miss the other's uncommitted row
+// and leave two live sessions. SQLite needs nothing: its transactions take
+// the database's write lock at BEGIN (see sqliteDSN).
+func (db *DB) lockDevice(ctx context.Context, tx *sql.Tx, deviceID string) error {
+	if db.engine != EnginePostgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, int32(deviceLockClass), deviceID); err != nil {
+		return fmt.Errorf("locking the device: %w", err)
+	}
 	return nil
 }
 

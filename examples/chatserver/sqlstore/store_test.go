@@ -130,10 +130,10 @@ func TestMigrations(t *testing.T) {
 			db, _ := open(t, dsn)
 			v, err := db.SchemaVersion(t.Context())
 			require.NoError(t, err)
-			require.EqualValues(t, 2, v)
+			require.EqualValues(t, 3, v)
 			var rows int
 			require.NoError(t, db.SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows))
-			require.Equal(t, 2, rows, "each version recorded once")
+			require.Equal(t, 3, rows, "each version recorded once")
 			require.NoError(t, db.Close())
 		}
 	})
@@ -213,8 +213,11 @@ func TestJustInTimeUser(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 
-		// The same oid under another service is another user.
-		o365, err := users.CreateUser(ctx, intune.AuthServiceOffice365, aliceClaims())
+		// The same oid under another service is another user (of another
+		// address: one account per address).
+		o365Claims := aliceClaims()
+		o365Claims.Email = "alice.o365@contoso.com"
+		o365, err := users.CreateUser(ctx, intune.AuthServiceOffice365, o365Claims)
 		require.NoError(t, err)
 		require.NotEqual(t, created.ID, o365.ID)
 		require.Equal(t, "alice-2", profile(t, o365).Username, "usernames are unique")
@@ -361,12 +364,23 @@ func TestConcurrentFirstSignIns(t *testing.T) {
 	})
 }
 
-// signIn issues a session for u and returns the recorded response.
+// signIn issues a session for u on a device of its own (a sign-in on a
+// device revokes the device's other sessions) and returns the recorded
+// response.
 func signIn(t *testing.T, s *sqlstore.Sessions, u *intune.User, url string) *httptest.ResponseRecorder {
+	t.Helper()
+	return signInOn(t, s, u, url, "apple_rn-v2:"+strconv.FormatInt(devices.Add(1), 16))
+}
+
+// devices numbers the devices signIn makes up.
+var devices atomic.Int64
+
+// signInOn issues a session for u on the device and returns the recorded response.
+func signInOn(t *testing.T, s *sqlstore.Sessions, u *intune.User, url, device string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, url, nil)
-	in := &intune.SignIn{User: u, DeviceID: "apple_rn-v2:5d8f0c3b9a7e4f21", VoIPDeviceID: "apple_voip:77"}
+	in := &intune.SignIn{User: u, DeviceID: device, VoIPDeviceID: "apple_voip:77"}
 	require.NoError(t, s.IssueSession(t.Context(), rec, r, in))
 	return rec
 }
@@ -420,7 +434,7 @@ func TestSessions(t *testing.T) {
 		})
 
 		t.Run("the raw token is not stored", func(t *testing.T) {
-			rec := signIn(t, sessions, bob, "http://chat.example/")
+			rec := signInOn(t, sessions, bob, "http://chat.example/", "apple_rn-v2:5d8f0c3b9a7e4f21")
 			token := rec.Header().Get("Token")
 			sum := sha256.Sum256([]byte(token))
 			var hash, userID, csrf, device, voip string

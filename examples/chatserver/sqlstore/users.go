@@ -111,6 +111,13 @@ func (s *Users) CountUsers(ctx context.Context, service intune.AuthService, oid 
 
 // CreateUser creates the user of a first OpenID sign-in (just in time).
 //
+// An address another account holds (users_email_key: one account per
+// address, as Mattermost's) is intune.ErrEmailInUse, wrapped with a reason
+// that names the holding account, so that the administrator's log says
+// which account to link. That account is never signed into nor changed:
+// identity is the objectId alone, and an address proves nothing about who
+// owns an account made by another sign-in method.
+//
 // It does not check whether the user exists first: the INSERT relies on the
 // unique (auth_service, auth_data) constraint, which is the only check that
 // holds between replicas. When another request created the user first, it
@@ -144,6 +151,9 @@ func (s *Users) CreateUser(ctx context.Context, service intune.AuthService, c *i
 			ON CONFLICT (username) DO NOTHING`,
 			p.ID, p.Username, p.Email, p.FirstName, p.LastName, p.AuthService, p.AuthData, now)
 		if err != nil {
+			if held := s.emailHeld(ctx, p.Email, service, c.ObjectID); held != "" {
+				return nil, fmt.Errorf("sqlstore: create user %s/%s: %s: %w", service, c.ObjectID, held, intune.ErrEmailInUse)
+			}
 			return nil, fmt.Errorf("sqlstore: create user %s/%s: %w", service, c.ObjectID, err)
 		}
 		n, err := res.RowsAffected()
@@ -157,6 +167,29 @@ func (s *Users) CreateUser(ctx context.Context, service intune.AuthService, c *i
 			return nil, fmt.Errorf("sqlstore: create user %s/%s: no free username like %q", service, c.ObjectID, base)
 		}
 	}
+}
+
+// emailHeld says, after a failed insert, which other account holds email,
+// or "" when none does (the failure was something else: the same user made
+// by a concurrent sign-in, which the handler's re-read finds, or a broken
+// database, whose own error then tells). A failed lookup is "" too: the
+// insert's error is the one to report.
+func (s *Users) emailHeld(ctx context.Context, email string, service intune.AuthService, oid string) string {
+	if email == "" {
+		return ""
+	}
+	var id, username, holderService, holderData string
+	err := s.db.sql.QueryRowContext(ctx, `SELECT id, username, auth_service, COALESCE(auth_data, '') FROM users
+		WHERE lower(email) = lower(CAST($1 AS TEXT)) AND email <> ''`, email).Scan(&id, &username, &holderService, &holderData)
+	if err != nil || (holderService == string(service) && holderData == oid) {
+		return ""
+	}
+	method := "auth_service " + strconv.Quote(holderService)
+	if holderService == "" {
+		method = "no auth_service (an email/password account)"
+	}
+	return fmt.Sprintf("the address %s is held by user %s (username %q, %s, auth_data %q), which is not this objectId's account for %s",
+		email, id, username, method, holderData, service)
 }
 
 // AddUser provisions a user as an administrator or directory sync would:
@@ -187,11 +220,16 @@ func (s *Users) AddUser(ctx context.Context, p Profile) (*intune.User, error) {
 // SyncUser applies the token's non-empty attributes (email, given and
 // family name) to u, bumps update_at, and returns the user as stored
 // afterwards: if an administrator deactivated the user meanwhile, the
-// result says so, and sign-in refuses it.
+// result says so, and sign-in refuses it. A new address that another
+// account holds is not applied (the user keeps the stored one): the user
+// is the right one, found by objectId, and a sign-in is no reason to fail.
 func (s *Users) SyncUser(ctx context.Context, u *intune.User, c *intune.Claims) (*intune.User, error) {
-	// COALESCE(NULLIF(new, ''), old): an absent claim keeps the stored value.
+	// COALESCE(NULLIF(new, ''), old): an absent claim keeps the stored
+	// value; so does an address held by another account. (The CASTs tell
+	// PostgreSQL the parameter's type, which lower() alone does not.)
 	res, err := s.db.sql.ExecContext(ctx, `UPDATE users SET
-			email      = COALESCE(NULLIF($2, ''), email),
+			email      = CASE WHEN CAST($2 AS TEXT) <> '' AND NOT EXISTS (SELECT 1 FROM users o
+				WHERE lower(o.email) = lower(CAST($2 AS TEXT)) AND o.email <> '' AND o.id <> $1) THEN $2 ELSE email END,
 			first_name = COALESCE(NULLIF($3, ''), first_name),
 			last_name  = COALESCE(NULLIF($4, ''), last_name),
 			update_at  = $5

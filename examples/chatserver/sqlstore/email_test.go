@@ -1,0 +1,162 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mamlogin/mamlogin/examples/chatserver/sqlstore"
+	"github.com/mamlogin/mamlogin/intune"
+)
+
+// TestEmailHeldByAnotherAccount: a first sign-in whose address an account
+// of another sign-in method holds is intune.ErrEmailInUse, naming that
+// account for the administrator; nothing is created and the holder is
+// untouched (identity is the objectId alone, never the address).
+func TestEmailHeldByAnotherAccount(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db, _ := open(t, dsn)
+		users := db.Users()
+		for _, holder := range []struct {
+			name   string
+			p      sqlstore.Profile
+			method string
+		}{
+			{"a password account", sqlstore.Profile{Username: "alice.pw", Email: "alice@contoso.com"}, "no auth_service"},
+			{"another provider's account, another case", sqlstore.Profile{Username: "alice.saml", Email: "ALICE@Contoso.com",
+				AuthService: "saml", AuthData: otherOID}, `auth_service "saml"`},
+		} {
+			t.Run(holder.name, func(t *testing.T) {
+				held, err := users.AddUser(ctx, holder.p)
+				require.NoError(t, err)
+				t.Cleanup(func() { _, _ = db.SQL().ExecContext(context.Background(), `DELETE FROM users WHERE id = $1`, held.ID) })
+
+				_, err = users.CreateUser(ctx, intune.AuthServiceOpenID, aliceClaims())
+				require.ErrorIs(t, err, intune.ErrEmailInUse)
+				var row *intune.AppError
+				require.True(t, errors.As(err, &row))
+				require.Equal(t, 409, row.StatusCode)
+				for _, part := range []string{held.ID, holder.p.Username, holder.method, "alice@contoso.com", oid} {
+					require.Contains(t, err.Error(), part, "the reason names the holding account")
+				}
+				_, err = users.UserByObjectID(ctx, intune.AuthServiceOpenID, oid)
+				require.ErrorIs(t, err, intune.ErrUserNotFound, "nothing was created")
+				again, err := users.UserByID(ctx, held.ID)
+				require.NoError(t, err)
+				require.Equal(t, held.Profile, again.Profile, "the holder is untouched")
+			})
+		}
+
+		// Once the address is free, the same sign-in creates the user.
+		u, err := users.CreateUser(ctx, intune.AuthServiceOpenID, aliceClaims())
+		require.NoError(t, err)
+		// A second provider's user with the same oid has the same address:
+		// another account, refused too.
+		_, err = users.CreateUser(ctx, intune.AuthServiceOffice365, aliceClaims())
+		require.ErrorIs(t, err, intune.ErrEmailInUse)
+		require.Contains(t, err.Error(), u.ID)
+
+		// Provisioning a second holder of the address fails on the index.
+		_, err = users.AddUser(ctx, sqlstore.Profile{Username: "alice2", Email: "Alice@contoso.com"})
+		requireUniqueViolation(t, db.Engine(), err)
+		// Accounts without an address are many.
+		for _, name := range []string{"noaddr1", "noaddr2"} {
+			_, err := users.AddUser(ctx, sqlstore.Profile{Username: name})
+			require.NoError(t, err)
+		}
+	})
+}
+
+// TestSyncKeepsAnAddressAnotherAccountHolds: the user is found by objectId,
+// so a new address in the token that another account holds does not fail
+// the sign-in: the stored address stays, the other attributes sync.
+func TestSyncKeepsAnAddressAnotherAccountHolds(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db, _ := open(t, dsn)
+		users := db.Users()
+		alice, err := users.CreateUser(ctx, intune.AuthServiceOpenID, aliceClaims())
+		require.NoError(t, err)
+		_, err = users.AddUser(ctx, sqlstore.Profile{Username: "boss", Email: "boss@contoso.com"})
+		require.NoError(t, err)
+		synced, err := users.SyncUser(ctx, alice, &intune.Claims{ObjectID: oid, Email: "Boss@Contoso.com", GivenName: "Alicia"})
+		require.NoError(t, err)
+		require.Equal(t, "alice@contoso.com", profile(t, synced).Email)
+		require.Equal(t, "Alicia", profile(t, synced).FirstName)
+		// Its own address in another case, or a free one, is applied.
+		synced, err = users.SyncUser(ctx, alice, &intune.Claims{ObjectID: oid, Email: "a.liddell@contoso.com"})
+		require.NoError(t, err)
+		require.Equal(t, "a.liddell@contoso.com", profile(t, synced).Email)
+	})
+}
+
+// TestUniqueEmailMigration: a database made before the unique address
+// (schema version 2) whose accounts share an address is not migrated: the
+// error names them and nothing changes; once the administrator has fixed
+// them, it migrates.
+func TestUniqueEmailMigration(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db, _ := open(t, dsn)
+		// Back to version 2, with what version 2 allowed.
+		for _, stmt := range []string{`DROP INDEX users_email_key`, `DELETE FROM schema_migrations WHERE version = 3`} {
+			_, err := db.SQL().ExecContext(ctx, stmt)
+			require.NoError(t, err)
+		}
+		var ids []string
+		for _, p := range []sqlstore.Profile{
+			{Username: "carol", Email: "carol@contoso.com"},
+			{Username: "carol.sso", Email: "Carol@Contoso.com", AuthService: "office365", AuthData: oid},
+			{Username: "dave", Email: "dave@contoso.com"},
+			{Username: "dave2", Email: "dave@contoso.com"},
+			{Username: "erin", Email: "erin@contoso.com"},
+		} {
+			u, err := db.Users().AddUser(ctx, p)
+			require.NoError(t, err)
+			ids = append(ids, u.ID)
+		}
+		require.NoError(t, db.Close())
+
+		_, err := sqlstore.Open(ctx, dsn)
+		require.Error(t, err)
+		for _, part := range []string{"2 email addresses", "carol@contoso.com", "dave@contoso.com", ids[0], ids[1], ids[2], ids[3], `"carol.sso"`, "nothing was changed"} {
+			require.Contains(t, err.Error(), part)
+		}
+		require.NotContains(t, err.Error(), ids[4], "erin's address is her own")
+
+		// Nothing changed: still version 2, every account as it was.
+		driver := map[string]string{sqlstore.EngineSQLite: "sqlite", sqlstore.EnginePostgres: "pgx"}[engineOf(dsn)]
+		raw, err := sql.Open(driver, dsn)
+		require.NoError(t, err)
+		defer raw.Close()
+		var version, accounts int
+		require.NoError(t, raw.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version))
+		require.NoError(t, raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&accounts))
+		require.Equal(t, 2, version)
+		require.Equal(t, 5, accounts)
+
+		// The administrator gives one of each pair another address, or none.
+		_, err = raw.ExecContext(ctx, `UPDATE users SET email = 'carol.old@contoso.com' WHERE id = $1`, ids[0])
+		require.NoError(t, err)
+		_, err = raw.ExecContext(ctx, `UPDATE users SET email = '' WHERE id = $1`, ids[3])
+		require.NoError(t, err)
+		db, _ = open(t, dsn)
+		v, err := db.SchemaVersion(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, v)
+		_, err = db.Users().AddUser(ctx, sqlstore.Profile{Username: "erin2", Email: "Erin@contoso.com"})
+		requireUniqueViolation(t, db.Engine(), err)
+	})
+}
+
+func engineOf(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres") {
+		return sqlstore.EnginePostgres
+	}
+	return sqlstore.EngineSQLite
+}
