@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,27 +18,45 @@ import (
 	"github.com/mamlogin/mamlogin/intune/intunetest"
 )
 
-// TestAppReplay plays the shipping app's whole path against the example
-// server over a real loopback listener, at both sign-in mounts and on both
-// databases: licence, client config, sign-in with the app's headers, the
-// Token header and MMCSRF cookie, /users/me by bearer and by cookie, logout.
+// TestAppReplay plays the shipping app's whole server-adding path against
+// the example server over a real loopback listener, at both sign-in mounts
+// and on both databases, as mattermost-mobile (06ed862d) does it:
+//
+//  1. The server screen (app/screens/server/index.tsx): a HEAD of the URL
+//     to follow redirects (getServerUrlAfterRedirect, app/utils/url/index.ts);
+//     the ping, GET /api/v4/system/ping?time=<ms>&device_id=<push id>, which
+//     must be 2xx (doPing, app/actions/remote/general.ts;
+//     CanReceiveNotifications "false" or "unknown" would raise an alert,
+//     absent is "verified"); then the client configuration and licence in
+//     the old format (fetchConfigAndLicense, app/actions/remote/systems.ts,
+//     app/client/rest/general.ts). A configuration without DiagnosticId is
+//     refused there ("A DiagnosticId value is missing for this server").
+//  2. The SSO screen (app/screens/sso/index.tsx) signs in natively with
+//     Entra only on iOS, with IntuneMAMEnabled "true", IntuneScope set,
+//     IntuneAuthService equal to the button's type ignoring case, and a
+//     licence of at least Enterprise Advanced (isMinimumLicenseTier,
+//     app/utils/helpers.ts: IsLicensed "true", SkuShortName a known tier).
+//  3. nativeEntraLogin (app/actions/remote/session.ts): POST /oauth/intune
+//     with the app's body and headers (loginByIntune, app/client/rest/users.ts),
+//     the Token header and MMCSRF cookie, then /users/me; here also logout.
 func TestAppReplay(t *testing.T) {
 	eachEngine(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, options{}, nil)
 
-		// The app offers Intune sign-in only to a licensed server...
-		lic := getJSON[map[string]string](t, s.URL+"/api/v4/license/client?format=old", "", http.StatusOK)
-		assert.Equal(t, "true", lic["IsLicensed"])
-		assert.Contains(t, []string{"advanced", "entry"}, lic["SkuShortName"])
-		for _, k := range []string{"SkuName", "IssuedAt", "StartsAt", "ExpiresAt", "Users", "Office365OAuth", "OpenId", "SAML", "IsTrial"} {
-			assert.NotEmpty(t, lic[k], k)
-		}
-		// ... whose client config enables it, with the scope to ask MSAL for.
+		// 1. The server screen. The HEAD is answered, by the server itself.
+		head, err := http.Head(s.URL)
+		require.NoError(t, err)
+		head.Body.Close()
+		assert.Equal(t, s.URL, strings.TrimSuffix(head.Request.URL.String(), "/"), "no redirect elsewhere")
+		ping := getJSON[map[string]any](t, s.URL+"/api/v4/system/ping?time="+strconv.FormatInt(time.Now().UnixMilli(), 10)+
+			"&device_id=apple_rn-v2:5d8f0c3b9a7e4f21", "", http.StatusOK)
+		assert.NotContains(t, []any{"false", "unknown"}, ping["CanReceiveNotifications"], "no push-proxy alert")
+
 		cc := clientConfig(t, s.URL)
-		assert.Equal(t, "true", cc["IntuneMAMEnabled"])
-		assert.Equal(t, "api://"+intunetest.ClientID+"/login.mattermost", cc["IntuneScope"])
-		assert.True(t, strings.EqualFold("office365", cc["IntuneAuthService"]), "matches the app's sign-in button type")
-		assert.Equal(t, "true", cc["EnableSignUpWithOffice365"], "the button the app matches is on")
+		lic := getJSON[map[string]string](t, s.URL+"/api/v4/license/client?format=old", "", http.StatusOK)
+		require.NotEmpty(t, cc["DiagnosticId"], "the app refuses a server without one")
+		assert.Len(t, cc["DiagnosticId"], 26, "a Mattermost id")
+		assert.Equal(t, cc["DiagnosticId"], clientConfig(t, s.URL)["DiagnosticId"], "the same on every request")
 		for _, k := range []string{"Version", "SiteName", "BuildNumber"} {
 			assert.NotEmpty(t, cc[k], k)
 		}
@@ -46,6 +65,20 @@ func TestAppReplay(t *testing.T) {
 			assert.Equal(t, http.StatusNotImplemented, do(t, http.MethodGet, s.URL+path, "", "").StatusCode, path)
 		}
 
+		// 2. The SSO screen offers native Entra sign-in: a licence of at least
+		// Enterprise Advanced...
+		assert.Equal(t, "true", lic["IsLicensed"])
+		assert.Contains(t, []string{"advanced", "entry"}, lic["SkuShortName"])
+		for _, k := range []string{"SkuName", "IssuedAt", "StartsAt", "ExpiresAt", "Users", "Office365OAuth", "OpenId", "SAML", "IsTrial"} {
+			assert.NotEmpty(t, lic[k], k)
+		}
+		// ... and a client config that enables it, with the scope to ask MSAL for.
+		assert.Equal(t, "true", cc["IntuneMAMEnabled"])
+		assert.Equal(t, "api://"+intunetest.ClientID+"/login.mattermost", cc["IntuneScope"])
+		assert.True(t, strings.EqualFold("office365", cc["IntuneAuthService"]), "matches the app's sign-in button type")
+		assert.Equal(t, "true", cc["EnableSignUpWithOffice365"], "the button the app matches is on")
+
+		// 3. The sign-in.
 		var userID string
 		for _, path := range []string{"/oauth/intune", "/api/v4/users/login/intune"} {
 			t.Run(path, func(t *testing.T) {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mamlogin/mamlogin/examples/chatserver/sqlstore"
+	"github.com/mamlogin/mamlogin/internal/mmid"
 	"github.com/mamlogin/mamlogin/intune"
 )
 
@@ -69,6 +72,22 @@ func (s *server) clientLicense(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// diagnosticIDSetting names the stored DiagnosticId (sqlstore settings).
+const diagnosticIDSetting = "diagnostic_id"
+
+// loadDiagnosticID returns the server's DiagnosticId, made by the first
+// replica that starts on an empty database and stored there: the same for
+// every replica and across restarts, as Mattermost's (its telemetry id, in
+// its Systems table). The app refuses a server whose client configuration
+// has none ("A DiagnosticId value is missing for this server",
+// mattermost-mobile app/screens/server/index.tsx) and keys its record of
+// the server by it (getServerByIdentifier; the SSO screen passes it to the
+// sign-in, app/screens/sso/index.tsx): an id that changed on a restart or
+// differed between replicas would make one server look like several.
+func loadDiagnosticID(ctx context.Context, db *sqlstore.DB) (string, error) {
+	return db.SettingOnce(ctx, diagnosticIDSetting, func() (string, error) { return mmid.New(), nil })
+}
+
 // clientConfig publishes the Intune keys of the configuration sign-ins run
 // on now (LoginHandler.ClientConfig: IntuneMAMEnabled, IntuneScope,
 // IntuneAuthService), beside the usual fields, with the sign-in button of
@@ -87,6 +106,7 @@ func (s *server) clientConfig(w http.ResponseWriter, r *http.Request) {
 		return strconv.FormatBool(strings.EqualFold(string(provider), string(p)))
 	}
 	cc := map[string]string{
+		"DiagnosticId":                    s.diagnosticID,
 		"Version":                         serverVersion,
 		"BuildNumber":                     serverVersion,
 		"BuildDate":                       "example",

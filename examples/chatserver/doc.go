@@ -56,6 +56,7 @@
 //	POST /api/v4/users/login/intune    sign-in, the designed route
 //	GET  /api/v4/license/client?format=old   the client licence (Enterprise Advanced)
 //	GET  /api/v4/config/client?format=old    the client config, with IntuneMAMEnabled, IntuneScope, IntuneAuthService
+//	                                         and DiagnosticId (stored: one per database)
 //	GET  /api/v4/users/me              the session's user (Authorization: Bearer <Token>, or the MMAUTHTOKEN cookie)
 //	POST /api/v4/users/logout          revokes the session
 //	GET  /api/v4/system/ping           200 once the server is ready

@@ -75,6 +75,10 @@ func TestTwoReplicas(t *testing.T) {
 		require.Equal(t, "true", cc["IntuneMAMEnabled"], r.URL)
 		require.Equal(t, "office365", cc["IntuneAuthService"], r.URL)
 	}
+	// Whichever replica the app reaches, it is one server to the app.
+	diagnosticID := clientConfig(t, r1.URL)["DiagnosticId"]
+	require.NotEmpty(t, diagnosticID)
+	assert.Equal(t, diagnosticID, clientConfig(t, r2.URL)["DiagnosticId"], "one DiagnosticId, made by the first replica")
 	cfg := getJSON[configDoc](t, r1.URL+"/api/v4/intune/config", adminSecret, http.StatusOK)
 	assert.Equal(t, cfg, getJSON[configDoc](t, r2.URL+"/api/v4/intune/config", adminSecret, http.StatusOK),
 		"one configuration, from the database")

@@ -29,11 +29,14 @@ func TestRestartKeepsUsersAndSessions(t *testing.T) {
 		userID := decode[map[string]any](t, resp)["id"]
 		require.Equal(t, http.StatusOK, do(t, http.MethodPatch, first.URL+"/api/v4/intune/config", adminSecret, `{"Leeway":"10s"}`).StatusCode)
 		kid := first.tenant.SigningKey().ID
+		diagnosticID := clientConfig(t, first.URL)["DiagnosticId"]
+		require.NotEmpty(t, diagnosticID)
 		first.stop()
 
 		second := startServer(t, dsn, options{}, nil)
 		require.NotEqual(t, first.URL, second.URL)
 		assert.Equal(t, kid, second.tenant.SigningKey().ID, "the fake tenant's key is kept in the database")
+		assert.Equal(t, diagnosticID, clientConfig(t, second.URL)["DiagnosticId"], "the app knows the server by it")
 		me := getJSON[map[string]any](t, second.URL+"/api/v4/users/me", token, http.StatusOK)
 		assert.Equal(t, userID, me["id"], "the session issued before the restart")
 

@@ -48,8 +48,9 @@ type server struct {
 	ops      *ops       // metrics and the admin's test page (ops.go)
 	mux      *http.ServeMux
 
-	base  string // the URL this server is served at
-	ready atomic.Bool
+	base         string // the URL this server is served at
+	diagnosticID string // the client configuration's DiagnosticId (client.go)
+	ready        atomic.Bool
 
 	// The audit writer (audit.go): its queue, and its end.
 	auditQ               chan sqlstore.AuditRecord
@@ -106,6 +107,10 @@ func newServer(ctx context.Context, o options, base string) (*server, error) {
 		return nil, err
 	}
 	metrics = s.ops.metrics
+	if s.diagnosticID, err = loadDiagnosticID(ctx, db); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if o.dev {
 		if s.tenant, err = loadDevTenant(ctx, db, s.base); err != nil {
 			s.Close()
