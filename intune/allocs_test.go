@@ -56,14 +56,17 @@ func TestAllocationBudgets(t *testing.T) {
 		id     string
 		budget float64
 	}{
-		// The request, its answer headers, its id, the error and its
-		// reason's arguments: nothing formatted.
-		{"malformed", appBody("not.a.token"), http.StatusBadRequest, intune.ErrInvalidToken.ID, 8},
-		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 8},
-		// Of these, the RSA verify and golang-jwt's hashing take about 14.
-		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 30},
+		// The request, its answer headers, its id, the body's strings
+		// (copied out of the body by the JSON reader), the header's
+		// reading and the error with its reason's arguments.
+		{"malformed", appBody("not.a.token"), http.StatusBadRequest, intune.ErrInvalidToken.ID, 12},
+		// Plus the key lookup's miss, as keyfunc and the cache report it.
+		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 17},
+		// Of these, the RSA verify and golang-jwt's hashing take about 14,
+		// the claims (one string each) about 20.
+		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 54},
 		// With the test kit's store and an issuer that sets one header.
-		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 30},
+		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 62},
 	}
 	for _, withEvents := range []bool{false, true} {
 		// A limit already spent: the flood's records are dropped, as in a

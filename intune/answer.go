@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mamlogin/mamlogin/internal/strictjson"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 const fixProfile = "Make the user JSON (User.Profile) carry \"id\" and \"auth_service\" equal to Config.AuthService, as Mattermost's user object does: the app enforces MAM only for a user whose auth_service matches IntuneAuthService."
@@ -30,14 +30,15 @@ func successBody(u *User, svc AuthService) ([]byte, *AppError) {
 	}
 	var id, authService string
 	var hasID, hasService bool
-	err = strictjson.Each(decoded(body), func(name string, v strictjson.Value) error {
-		switch name {
-		case "id":
-			id, hasID = v.Str()
-		case "auth_service":
-			authService, hasService = v.Str()
+	err = readMembers(body, []string{"id", "auth_service"}, func(d *jsontext.Decoder, name string) error {
+		if name == "id" {
+			other, err := stringValue(d, &id)
+			hasID = other == nil
+			return err
 		}
-		return nil
+		other, err := stringValue(d, &authService)
+		hasService = other == nil
+		return err
 	})
 	switch {
 	case err != nil:

@@ -1,15 +1,12 @@
 package intune
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"unsafe"
 
-	"github.com/mamlogin/mamlogin/internal/strictjson"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Claims are the verified claims of an Entra v2 access token that sign-in
@@ -52,121 +49,82 @@ type Claims struct {
 }
 
 // decodeClaims reads the payload (base64url JSON object) strictly in one
-// pass: duplicate or non-object payloads fail outright; a claim of the wrong
-// type is noted for its step. Strings alias the decoded payload.
+// pass (readMembers): a payload that is not one strict JSON object fails
+// outright; a claim of the wrong type is noted for the check that owns it.
 func decodeClaims(payload64 string) (*Claims, *AppError) {
-	c := &Claims{}
-	if e := c.decode(payload64); e != nil {
-		return nil, e
+	p, err := b64.DecodeString(payload64)
+	if err != nil {
+		return nil, ErrInvalidToken.because("payload: %v", badByte{payload64, err})
 	}
+	c := &Claims{}
+	if err := readMembers(p, claimNames, c.member); err != nil {
+		return nil, ErrInvalidToken.because("payload: %v", err)
+	}
+	c.Scopes = splitScopes(c.scp, c.scopes[:0])
 	return c, nil
 }
 
-// decode is decodeClaims into c (see token.parse).
-func (c *Claims) decode(payload64 string) *AppError {
-	buf := payloadBuffers.Get().(*[]byte)
-	defer payloadBuffers.Put(buf)
-	p := (*buf)[:b64.DecodedLen(len(payload64))]
-	n, err := b64.Decode(p, unsafe.Slice(unsafe.StringData(payload64), len(payload64))) // read only: no copy
-	if err != nil {
-		return ErrInvalidToken.because("payload: %v", badByte{payload64, err})
-	}
-	// The claims alias the pooled buffer until keep copies them out, below.
-	err = strictjson.Each(decoded(p[:n]), func(name string, v strictjson.Value) error {
-		var dst *string
-		switch name {
-		case "exp":
-			c.ExpiresAt = c.numericDate(name, v)
-			return nil
-		case "nbf":
-			c.NotBefore = c.numericDate(name, v)
-			return nil
-		case "iat":
-			c.IssuedAt = c.numericDate(name, v)
-			return nil
-		case "aud":
-			if v.Kind == strictjson.Array {
-				c.note("aud", "aud is an array; an Entra access token has exactly one audience")
-				return nil
-			}
-			dst = &c.Audience
-		case "scp":
-			c.hasScp, dst = true, &c.scp
-		case "roles":
-			c.hasRoles = true
-			return nil
-		case "tid":
-			dst = &c.TenantID
-		case "oid":
-			dst = &c.ObjectID
-		case "iss":
-			dst = &c.Issuer
-		case "sub":
-			dst = &c.Subject
-		case "azp":
-			dst = &c.AuthorizedParty
-		case "appid":
-			dst = &c.appID
-		case "ver":
-			dst = &c.Version
-		case "uti":
-			dst = &c.TokenID
-		case "email":
-			dst = &c.Email
-		case "preferred_username":
-			dst = &c.PreferredUsername
-		case "upn":
-			dst = &c.UPN
-		case "name":
-			dst = &c.Name
-		case "given_name":
-			dst = &c.GivenName
-		case "family_name":
-			dst = &c.FamilyName
-		default:
-			return nil // claims sign-in does not use
-		}
-		s, ok := v.Str()
-		if !ok {
-			c.note(name, fmt.Sprintf("%s is %s, not a string", name, strictjson.Clip(v.Raw)))
-			return nil
-		}
-		*dst = s
-		return nil
-	})
-	if err != nil {
-		// Formatted now: err may quote the pooled buffer, which the next token overwrites.
-		return ErrInvalidToken.becauseText("payload: " + err.Error())
-	}
-	c.keep()
-	c.Scopes = splitScopes(c.scp, c.scopes[:0])
-	return nil
-}
+// claimNames are the claims sign-in reads (member): others are skipped.
+var claimNames = []string{"exp", "nbf", "iat", "aud", "scp", "roles", "tid", "oid", "iss", "sub", "azp", "appid",
+	"ver", "uti", "email", "preferred_username", "upn", "name", "given_name", "family_name"}
 
-// payloadBuffers hold decoded payloads while they are read: a large token's
-// payload (12 KB of groups) is read once and mostly thrown away, so only the
-// claims kept are copied out (keep), and the buffer serves the next token.
-var payloadBuffers = sync.Pool{New: func() any {
-	b := make([]byte, base64.RawURLEncoding.DecodedLen(MaxTokenBytes))
-	return &b
-}}
-
-// keep copies the string claims out of the pooled payload into one
-// allocation of their own.
-func (c *Claims) keep() {
-	fields := [...]*string{&c.ObjectID, &c.TenantID, &c.Subject, &c.Issuer, &c.Audience, &c.AuthorizedParty,
-		&c.Version, &c.TokenID, &c.Email, &c.PreferredUsername, &c.UPN, &c.Name, &c.GivenName, &c.FamilyName,
-		&c.scp, &c.appID}
-	total := 0
-	for _, f := range fields {
-		total += len(*f)
+// member reads one claim of claimNames into c.
+func (c *Claims) member(d *jsontext.Decoder, name string) error {
+	var dst *string
+	switch name {
+	case "exp":
+		return c.numericDate(d, name, &c.ExpiresAt)
+	case "nbf":
+		return c.numericDate(d, name, &c.NotBefore)
+	case "iat":
+		return c.numericDate(d, name, &c.IssuedAt)
+	case "aud":
+		if d.PeekKind() == '[' {
+			c.note(name, "aud is an array; an Entra access token has exactly one audience")
+			return d.SkipValue()
+		}
+		dst = &c.Audience
+	case "scp":
+		c.hasScp, dst = true, &c.scp
+	case "roles":
+		c.hasRoles = true
+		return d.SkipValue()
+	case "tid":
+		dst = &c.TenantID
+	case "oid":
+		dst = &c.ObjectID
+	case "iss":
+		dst = &c.Issuer
+	case "sub":
+		dst = &c.Subject
+	case "azp":
+		dst = &c.AuthorizedParty
+	case "appid":
+		dst = &c.appID
+	case "ver":
+		dst = &c.Version
+	case "uti":
+		dst = &c.TokenID
+	case "email":
+		dst = &c.Email
+	case "preferred_username":
+		dst = &c.PreferredUsername
+	case "upn":
+		dst = &c.UPN
+	case "name":
+		dst = &c.Name
+	case "given_name":
+		dst = &c.GivenName
+	case "family_name":
+		dst = &c.FamilyName
+	default:
+		return fmt.Errorf("claim %s is in claimNames but not read", name) // caught by FuzzClaims
 	}
-	arena := make([]byte, 0, total)
-	for _, f := range fields {
-		start := len(arena)
-		arena = append(arena, *f...)
-		*f = decoded(arena[start:len(arena):len(arena)])
+	other, err := stringValue(d, dst)
+	if other != nil {
+		c.note(name, name+" is "+clipJSON(other)+", not a string")
 	}
+	return err
 }
 
 // splitScopes splits scp on U+0020 only, as Entra joins them: a tab or a
@@ -184,13 +142,12 @@ func splitScopes(scp string, dst []string) []string {
 	return dst
 }
 
-// note records a claim of the wrong type. The name is cloned: it may be a
-// view into the pooled payload buffer, which the next token overwrites.
+// note records a claim of the wrong type, for the check that owns it.
 func (c *Claims) note(claim, problem string) {
 	if c.bad == nil {
 		c.bad = map[string]string{}
 	}
-	c.bad[strings.Clone(claim)] = problem
+	c.bad[claim] = problem
 }
 
 // Numeric dates must fall after 2000-01-01 and before the year 10000.
@@ -199,20 +156,25 @@ const (
 	maxNumericDate = 253402300800
 )
 
-// numericDate decodes a JWT NumericDate: a JSON number within the sane range.
-// Strings, booleans, 1e300 and negative values are noted as bad. Fractions
-// are allowed by RFC 7519 and truncated to the second.
-func (c *Claims) numericDate(name string, v strictjson.Value) time.Time {
-	if v.Kind != strictjson.Number {
-		c.note(name, fmt.Sprintf("%s is %s, not a JSON number", name, strictjson.Clip(v.Raw)))
-		return time.Time{}
+// numericDate reads a JWT NumericDate into *at: a JSON number within the
+// sane range. Strings, booleans, 1e300 and negative values are noted as bad.
+// Fractions are allowed by RFC 7519 and truncated to the second.
+func (c *Claims) numericDate(d *jsontext.Decoder, name string, at *time.Time) error {
+	v, err := d.ReadValue()
+	switch {
+	case err != nil:
+		return err
+	case v.Kind() != '0':
+		c.note(name, name+" is "+clipJSON(v)+", not a JSON number")
+		return nil
 	}
-	f, err := strconv.ParseFloat(v.Raw, 64)
+	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || f < minNumericDate || f >= maxNumericDate {
-		c.note(name, fmt.Sprintf("%s is %s, not a date between 2000 and 9999", name, strictjson.Clip(v.Raw)))
-		return time.Time{}
+		c.note(name, name+" is "+clipJSON(v)+", not a date between 2000 and 9999")
+		return nil
 	}
-	return time.Unix(int64(f), 0)
+	*at = time.Unix(int64(f), 0)
+	return nil
 }
 
 // maxFactLen clips what an unverified token says before it is logged: it is

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/mamlogin/mamlogin/internal/jwkscache"
-	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
 
 // Report is what Diagnose found.
@@ -177,13 +177,13 @@ func who(u *User) string {
 		return ""
 	}
 	var parts []string
-	_ = strictjson.Each(string(body), func(name string, v strictjson.Value) error {
-		if name == "username" || name == "email" {
-			if s, ok := v.Str(); ok && s != "" {
-				parts = append(parts, name+" "+clipFact(s))
-			}
+	_ = readMembers(body, []string{"username", "email"}, func(d *jsontext.Decoder, name string) error {
+		var s string
+		_, err := stringValue(d, &s)
+		if s != "" {
+			parts = append(parts, name+" "+clipFact(s))
 		}
-		return nil
+		return err
 	})
 	if len(parts) == 0 {
 		return ""

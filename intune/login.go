@@ -13,11 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/time/rate"
 
 	"github.com/mamlogin/mamlogin/internal/dispatch"
 	"github.com/mamlogin/mamlogin/internal/mmid"
-	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
 
 // Bounds on the request. A real body is a 1.5-4 KB token and two short ids.
@@ -338,24 +338,24 @@ func fromApp(r *http.Request) bool {
 	return err == nil && mt == "application/json"
 }
 
-// parseRequest reads body into req. Its strings alias body.
+// requestMembers are the members of the body parseRequest reads; others
+// are ignored.
+var requestMembers = []string{"access_token", "device_id", "voip_device_id"}
+
+// parseRequest reads body into req.
 func parseRequest(body []byte, req *request) *AppError {
-	err := strictjson.Each(decoded(body), func(name string, v strictjson.Value) error {
-		var dst *string
+	err := readMembers(body, requestMembers, func(d *jsontext.Decoder, name string) error {
+		dst := &req.accessToken
 		switch name {
-		case "access_token":
-			dst = &req.accessToken
 		case "device_id":
 			dst = &req.deviceID
 		case "voip_device_id":
 			dst = &req.voipDeviceID
-		default:
-			return nil
 		}
-		if v.Kind == strictjson.Null {
-			return nil
+		if d.PeekKind() == 'n' { // null: absent
+			return d.SkipValue()
 		}
-		return v.StrTo(name, dst)
+		return requireString(d, name, dst)
 	})
 	if err != nil {
 		return ErrInvalidParam.because("request body: %v", err)

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unsafe"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/mamlogin/mamlogin/internal/strictjson"
 )
 
 // MaxTokenBytes bounds the access token. Real Entra access tokens are 1.5 to
@@ -41,10 +39,8 @@ type token struct {
 	ignored      []string // header members that name keys or URLs: never used
 }
 
-// decoded returns a string over b without copying. b must be a buffer this
-// package allocated and never writes again: the decoded header and payload.
-// Claims then alias the payload instead of allocating a string each.
-func decoded(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+// headerMembers are the header members parse reads.
+var headerMembers = []string{"alg", "kid", "crit", "jku", "x5u", "jwk", "x5c"}
 
 // parse splits a compact JWS into t and decodes its header (check
 // "format"). Every failure is invalid_token. t lives inside the validation's
@@ -77,23 +73,18 @@ func (t *token) parse(raw string) *AppError {
 	t.signingInput, t.payload64, t.sig64 = raw[:len(h64)+1+len(p64)], p64, s64
 	t.Raw, t.Method = raw, jwt.SigningMethodRS256
 	crit := false
-	err = strictjson.Each(decoded(hdr), func(name string, v strictjson.Value) error {
-		var dst *string
+	err = readMembers(hdr, headerMembers, func(d *jsontext.Decoder, name string) error {
 		switch name {
 		case "alg":
-			dst = &t.alg
+			return requireString(d, name, &t.alg)
 		case "kid":
-			dst = &t.kid
+			return requireString(d, name, &t.kid)
 		case "crit":
 			crit = true
-			return nil
-		case "jku", "x5u", "jwk", "x5c":
+		default: // a header member that names a key or a URL
 			t.ignored = append(t.ignored, name)
-			return nil
-		default:
-			return nil
 		}
-		return v.StrTo(name, dst)
+		return d.SkipValue()
 	})
 	if err != nil {
 		return ErrInvalidToken.because("header: %v", err)

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/mamlogin/mamlogin/internal/strictjson"
+	"github.com/go-json-experiment/json"
 )
 
 // Bounds on what Entra serves.
@@ -106,9 +106,9 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, max int64, noCache bool, 
 
 // Discovery is the part of an OpenID discovery document this package reads.
 type Discovery struct {
-	Issuer            string
-	JWKSURI           string
-	CloudInstanceName string
+	Issuer            string `json:"issuer"`
+	JWKSURI           string `json:"jwks_uri"`
+	CloudInstanceName string `json:"cloud_instance_name"`
 }
 
 // ParseDiscovery reads a discovery document strictly (exact member names, no
@@ -116,20 +116,7 @@ type Discovery struct {
 // jwks_uri to be allowed from docURL under the transport rule.
 func ParseDiscovery(body []byte, docURL *url.URL, wantIssuer string) (*Discovery, error) {
 	var d Discovery
-	err := strictjson.Each(string(body), func(name string, v strictjson.Value) error {
-		var dst *string
-		switch name {
-		case "issuer":
-			dst = &d.Issuer
-		case "jwks_uri":
-			dst = &d.JWKSURI
-		case "cloud_instance_name":
-			dst = &d.CloudInstanceName
-		default:
-			return nil
-		}
-		return v.StrTo(name, dst)
-	})
+	err := json.Unmarshal(body, &d) // exact names, no duplicates, valid UTF-8: json's defaults
 	if err != nil {
 		return nil, fmt.Errorf("discovery document: %w", err)
 	}

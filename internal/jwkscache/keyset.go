@@ -1,18 +1,21 @@
 package jwkscache
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/MicahParks/jwkset"
 
-	"github.com/mamlogin/mamlogin/internal/strictjson"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Bounds on what a key set may hold. Entra serves well under ten keys.
@@ -93,22 +96,12 @@ func (s *Set) KIDs() []string {
 // is carried over as the same *Key, so that a refresh never invalidates a key
 // a validation in flight has resolved.
 func Parse(body []byte, prev *Set) (*Set, error) {
-	var keys strictjson.Value
-	err := strictjson.Each(string(body), func(name string, v strictjson.Value) error {
-		if name == "keys" {
-			keys = v
-		}
-		return nil
-	})
+	keys, err := keysOf(body)
 	if err != nil {
 		return nil, fmt.Errorf("not a JWKS document: %w", err)
 	}
-	if keys.Kind != strictjson.Array {
-		return nil, errors.New(`not a JWKS document: no "keys" array`)
-	}
 	s := &Set{byKID: map[string]*Key{}}
-	i := 0
-	_ = strictjson.Elements(keys.Raw, func(v strictjson.Value) error {
+	for i, v := range keys {
 		k, err := parseKey(v)
 		switch {
 		case err != nil:
@@ -124,13 +117,68 @@ func Parse(body []byte, prev *Set) (*Set, error) {
 			s.byKID[k.ID] = k
 			s.order = append(s.order, k)
 		}
-		i++
-		return nil
-	})
+	}
 	if len(s.order) == 0 {
-		return s, fmt.Errorf("key set has no usable RSA signing key (%d keys, all rejected)", i)
+		return s, fmt.Errorf("key set has no usable RSA signing key (%d keys, all rejected)", len(keys))
 	}
 	return s, nil
+}
+
+// keysOf returns the elements of the document's "keys" array. The
+// document is one JSON object, no member name twice, valid UTF-8, nothing
+// after it; inside a key, a repeated name is left to parseKey, so that it
+// rejects that key alone (a bad key is skipped, not the whole set).
+func keysOf(body []byte) ([]jsontext.Value, error) {
+	d := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	var keys []jsontext.Value
+	seen := map[string]bool{}
+	for d.PeekKind() != '}' {
+		tok, err := d.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		name := tok.String()
+		if seen[name] {
+			return nil, fmt.Errorf("member %q appears twice", clipKID(name))
+		}
+		seen[name] = true
+		if name != "keys" {
+			if err := d.SkipValue(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if d.PeekKind() != '[' {
+			return nil, errors.New(`"keys" is not an array`)
+		}
+		keys = []jsontext.Value{}
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+		for d.PeekKind() != ']' {
+			v, err := d.ReadValue()
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, v.Clone())
+		}
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := d.ReadToken(); err != nil {
+		return nil, err
+	}
+	if _, err := d.ReadToken(); err != io.EOF {
+		return nil, errors.New("data after the object")
+	}
+	if keys == nil {
+		return nil, errors.New(`no "keys" array`)
+	}
+	return keys, nil
 }
 
 func (k *Key) same(o *Key) bool {
@@ -139,77 +187,59 @@ func (k *Key) same(o *Key) bool {
 
 // member is what one JWK says, read with exact names.
 type member struct {
-	kty, use, alg, kid, n, e, x5t, x5tS256, issuer, cloud string
-	keyOps, x5c                                           []string
-	hasKeyOps                                             bool
+	Kty     string    `json:"kty"`
+	Use     string    `json:"use"`
+	Alg     string    `json:"alg"`
+	Kid     string    `json:"kid"`
+	N       string    `json:"n"`
+	E       string    `json:"e"`
+	X5t     string    `json:"x5t"`
+	X5tS256 string    `json:"x5t#S256"`
+	Issuer  string    `json:"issuer"`
+	Cloud   string    `json:"cloud_instance_name"`
+	KeyOps  *[]string `json:"key_ops"` // nil when absent
+	X5c     []string  `json:"x5c"`
+	// Members this package does not read are ignored (x5u is never followed).
 }
 
 // parseKey returns the usable key, or an error and a partial key carrying
 // what kid could be read.
-func parseKey(v strictjson.Value) (*Key, error) {
+func parseKey(v jsontext.Value) (*Key, error) {
 	part := &Key{}
-	if v.Kind != strictjson.Object {
-		return part, fmt.Errorf("is %s, not a JWK object", v.Kind)
+	if v.Kind() != '{' {
+		return part, errors.New("is not a JWK object")
 	}
 	var m member
-	err := strictjson.Each(v.Raw, func(name string, v strictjson.Value) error {
-		var dst *string
-		switch name {
-		case "kty":
-			dst = &m.kty
-		case "use":
-			dst = &m.use
-		case "alg":
-			dst = &m.alg
-		case "kid":
-			dst = &m.kid
-		case "n":
-			dst = &m.n
-		case "e":
-			dst = &m.e
-		case "x5t":
-			dst = &m.x5t
-		case "x5t#S256":
-			dst = &m.x5tS256
-		case "issuer":
-			dst = &m.issuer
-		case "cloud_instance_name":
-			dst = &m.cloud
-		case "key_ops":
-			m.hasKeyOps = true
-			return stringArray(name, v, &m.keyOps)
-		case "x5c":
-			return stringArray(name, v, &m.x5c)
-		default:
-			return nil // members this package does not read (x5u is never followed)
-		}
-		return v.StrTo(name, dst)
-	})
-	part.ID = clipKID(m.kid)
+	err := jsonv2.Unmarshal(v, &m)
+	part.ID = clipKID(m.Kid)
 	if err != nil {
 		return part, err
 	}
+	var keyOps []string
+	if m.KeyOps != nil {
+		keyOps = *m.KeyOps
+	}
 	switch {
-	case m.kid == "":
+	case m.Kid == "":
 		return part, errors.New("no kid")
-	case len(m.kid) > MaxKIDLen:
+	case len(m.Kid) > MaxKIDLen:
 		return part, fmt.Errorf("kid longer than %d bytes", MaxKIDLen)
-	case m.kty != "RSA":
-		return part, fmt.Errorf("kty %q is not RSA", m.kty)
-	case m.use != "" && m.use != "sig":
-		return part, fmt.Errorf("use %q is not sig", m.use)
-	case m.hasKeyOps && !slices.Contains(m.keyOps, "verify"):
-		return part, fmt.Errorf("key_ops %q does not include verify", m.keyOps)
-	case m.alg != "" && m.alg != "RS256":
-		return part, fmt.Errorf("alg %q is not RS256", m.alg)
+	case m.Kty != "RSA":
+		return part, fmt.Errorf("kty %q is not RSA", m.Kty)
+	case m.Use != "" && m.Use != "sig":
+		return part, fmt.Errorf("use %q is not sig", m.Use)
+	case m.KeyOps != nil && !slices.Contains(keyOps, "verify"):
+		return part, fmt.Errorf("key_ops %q does not include verify", keyOps)
+	case m.Alg != "" && m.Alg != "RS256":
+		return part, fmt.Errorf("alg %q is not RS256", m.Alg)
 	}
 	// jwkset decodes n and e and checks x5c and x5t against them. It is
 	// handed only what was read above, never the raw JSON, so that its
 	// case-insensitive decoding cannot read a member differently.
 	jwk, err := jwkset.NewJWKFromMarshal(jwkset.JWKMarshal{
-		KTY: jwkset.KtyRSA, USE: jwkset.USE(m.use), ALG: jwkset.ALG(m.alg), KID: m.kid,
-		N: m.n, E: m.e, X5C: m.x5c, X5T: m.x5t, X5TS256: m.x5tS256,
-		KEYOPS: keyOps(m.keyOps),
+		KTY: jwkset.KtyRSA, USE: jwkset.USE(m.Use), ALG: jwkset.ALG(m.Alg), KID: m.Kid,
+		N: m.N, E: m.E, X5C: m.X5c, X5T: m.X5t, X5TS256: m.X5tS256,
+		KEYOPS: keyOpsOf(keyOps),
 	}, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{SkipMetadata: true, SkipKeyOps: true})
 	if err != nil {
 		return part, err
@@ -224,24 +254,10 @@ func parseKey(v strictjson.Value) (*Key, error) {
 	case pub.E < 3 || pub.E%2 == 0:
 		return part, fmt.Errorf("RSA exponent %d is not an odd number of at least 3: it can never verify", pub.E)
 	}
-	return &Key{ID: m.kid, Public: pub, Issuer: m.issuer, Cloud: m.cloud, jwk: jwk}, nil
+	return &Key{ID: m.Kid, Public: pub, Issuer: m.Issuer, Cloud: m.Cloud, jwk: jwk}, nil
 }
 
-func stringArray(name string, v strictjson.Value, dst *[]string) error {
-	if v.Kind != strictjson.Array {
-		return fmt.Errorf("%s is %s, not an array", name, v.Kind)
-	}
-	return strictjson.Elements(v.Raw, func(e strictjson.Value) error {
-		s, ok := e.Str()
-		if !ok {
-			return fmt.Errorf("%s holds %s, not a string", name, e.Kind)
-		}
-		*dst = append(*dst, s)
-		return nil
-	})
-}
-
-func keyOps(ops []string) []jwkset.KEYOPS {
+func keyOpsOf(ops []string) []jwkset.KEYOPS {
 	out := make([]jwkset.KEYOPS, len(ops))
 	for i, o := range ops {
 		out[i] = jwkset.KEYOPS(o)

@@ -1,0 +1,172 @@
+package intune
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Every JSON object this package reads (a token's header and claims, the
+// request body, the host's user JSON) is read with readMembers, that is with
+// go-json-experiment/json's defaults, which are the contract's strictness:
+// names match exactly (TID is not tid), a name that appears twice in an
+// object is an error (compared after unescaping, at any depth), strings must
+// be valid UTF-8, nesting is bounded (10000 levels), and nothing but
+// whitespace may follow the object. The inputs are bounded before they get
+// here (MaxTokenBytes, MaxBodyBytes).
+
+// readMembers reads data as exactly one JSON object and calls member for
+// each member whose name is one of names, in document order, with d
+// positioned at the member's value: member must consume that value
+// (ReadToken for a scalar, ReadValue, or SkipValue). The name member gets is
+// the string of names (a constant: nothing of data is kept). Members of
+// other names are skipped, validated. An error from member stops the
+// reading and is returned as it is; a fault of the JSON is described in
+// jsonFault's words.
+func readMembers(data []byte, names []string, member func(d *jsontext.Decoder, name string) error) error {
+	r := objectReader{names: names, member: member}
+	err := json.Unmarshal(data, &r)
+	switch {
+	case r.err != nil:
+		return r.err
+	case err != nil:
+		return jsonFault(err)
+	}
+	return nil
+}
+
+// objectReader is readMembers's walk, run by json.Unmarshal on its own
+// decoder over data (no copy of data, no decoder allocated per call).
+type objectReader struct {
+	names  []string
+	member func(d *jsontext.Decoder, name string) error
+	err    error // member's error, kept apart from the JSON's own faults
+}
+
+// known returns the string of r.names that the quoted name raw spells.
+func (r *objectReader) known(raw jsontext.Value) (string, bool) {
+	name := []byte(raw[1 : len(raw)-1])
+	if bytes.IndexByte(name, '\\') >= 0 { // escaped: "t\u0069d" is tid
+		name, _ = jsontext.AppendUnquote(nil, raw) // valid: the decoder vouched for it
+	}
+	for _, n := range r.names {
+		if n == string(name) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// errNotObject: the JSON is valid but not an object.
+var errNotObject = errors.New("not a JSON object")
+
+func (r *objectReader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	if d.PeekKind() != '{' {
+		if err := d.SkipValue(); err != nil {
+			return err // not JSON at all
+		}
+		return errNotObject
+	}
+	if _, err := d.ReadToken(); err != nil {
+		return err
+	}
+	for d.PeekKind() != '}' {
+		raw, err := d.ReadValue() // the quoted name: duplicates and UTF-8 are checked here
+		if err != nil {
+			return err
+		}
+		name, ok := r.known(raw)
+		if !ok {
+			// ReadValue, not SkipValue: it checks the value in one pass
+			// over data, where SkipValue reads a 12 KB groups claim token
+			// by token.
+			if _, err := d.ReadValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.member(d, name); err != nil {
+			r.err = err
+			return err
+		}
+	}
+	_, err := d.ReadToken()
+	return err
+}
+
+// jsonFault says what is wrong with JSON that readMembers refused: a
+// repeated name, or where the grammar is broken. The text names offsets and
+// member names only, never a value.
+func jsonFault(err error) error {
+	var syn *jsontext.SyntacticError
+	switch {
+	case errors.Is(err, errNotObject):
+		return errNotObject
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return fmt.Errorf("member %q appears twice", clipFact(syn.JSONPointer.LastToken()))
+	case errors.As(err, &syn) && syn.Err != nil:
+		msg := syn.Err.Error()
+		if syn.ByteOffset > 0 {
+			msg += " after offset " + strconv.FormatInt(syn.ByteOffset, 10)
+		}
+		return errors.New("not valid JSON: " + msg)
+	}
+	return fmt.Errorf("not valid JSON: %w", err)
+}
+
+// stringValue stores the string value at d in *dst. A value of another
+// kind is consumed and returned instead (valid until d reads on), for the
+// caller to say what it was.
+func stringValue(d *jsontext.Decoder, dst *string) (other jsontext.Value, err error) {
+	if d.PeekKind() != '"' {
+		return d.ReadValue()
+	}
+	tok, err := d.ReadToken()
+	if err == nil {
+		*dst = tok.String()
+	}
+	return nil, err
+}
+
+// requireString is stringValue for a member that must be a string: any
+// other kind fails the whole object.
+func requireString(d *jsontext.Decoder, name string, dst *string) error {
+	other, err := stringValue(d, dst)
+	if err != nil || other == nil {
+		return err
+	}
+	return fmt.Errorf("%s is %s, not a string", name, kindPhrase(other.Kind()))
+}
+
+// kindPhrase names a JSON kind in a reason.
+func kindPhrase(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "not a JSON value"
+}
+
+// clipJSON quotes and shortens a raw JSON value for a reason: it is the
+// token's words, and a 16 KB claim must not become a 16 KB log line.
+func clipJSON(raw jsontext.Value) string {
+	const max = 40
+	if len(raw) > max {
+		return strconv.Quote(string(raw[:max])) + "..."
+	}
+	return strconv.Quote(string(raw))
+}
