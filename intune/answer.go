@@ -20,7 +20,7 @@ const fixProfile = "Make the user JSON (User.Profile) carry \"id\" and \"auth_se
 // (ignoring case, as the app compares). Anything else is a 500, never a 200
 // after which the app silently skips MAM enrollment.
 func successBody(u *User, svc AuthService) ([]byte, *AppError) {
-	var profile any = u.Profile
+	profile := u.Profile
 	if profile == nil {
 		profile = map[string]string{"id": u.ID, "auth_service": string(svc)}
 	}
