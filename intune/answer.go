@@ -54,10 +54,7 @@ func successBody(u *User, svc AuthService) ([]byte, *AppError) {
 
 // fail answers e as an app_error body and logs it (rate-limited).
 func (h *LoginHandler) fail(w http.ResponseWriter, r *http.Request, a *signInAttempt, e *AppError) {
-	status := e.StatusCode
-	if e.Retry == RetryOnce {
-		status = h.retryStatus
-	}
+	status := h.Status(e)
 	msg := e.Message
 	if h.messages != nil {
 		if m := h.messages(r, e.ID, e.Message); m != "" {

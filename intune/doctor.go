@@ -221,6 +221,7 @@ type diagnosis struct {
 }
 
 func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
+	cfg = cfg.clone() // the caller may change theirs meanwhile
 	d := &diagnosis{v: newVerifier(cfg, o), store: o.store}
 	if err := cfg.checkForValidator(); err != nil {
 		d.v.configErr = ErrNotConfigured.because("%v", err)

@@ -55,7 +55,8 @@ func (ev *SignInEvent) complete() {
 // WithEvents receives one SignInEvent per sign-in attempt, on a goroutine of
 // the handler's: it never blocks or fails a sign-in. A receiver that falls
 // behind by more than 1024 events loses the excess (counted in
-// LoginHandler.EventsDropped); a panic in it is recovered and logged.
+// LoginHandler.EventsDropped); a panic in it is recovered and logged, at
+// most at the failure-log rate (WithFailureLogLimit), then counted.
 func WithEvents(receive func(SignInEvent)) HandlerOption {
 	return func(h *LoginHandler) { h.events = receive }
 }

@@ -155,3 +155,22 @@ func ExampleDiagnose() {
 	// user ent.intune.login.account_not_found.app_error
 	// sign-in answers ent.intune.validate_token.invalid_token.app_error
 }
+
+// What a Validator enforces, as a copy: amending it changes nothing.
+func ExampleValidator_Config() {
+	tenant := intunetest.NewTenant()
+	defer tenant.Close()
+	cfg := tenant.Config()
+	cfg.AllowedClientIDs = intune.DefaultAllowedClientIDs()
+	v, err := intune.NewValidator(context.Background(), cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer v.Close()
+	cfg.AllowedClientIDs[0] = "changed after the call" // the caller's copy
+	got := v.Config()
+	got.AllowedClientIDs[1] = "changed on the way out" // another copy
+	fmt.Println(v.Config().AllowedClientIDs[0] == intune.MobileClientRelease, v.Config().AllowedClientIDs[1] == intune.MobileClientBeta)
+	// Output: true true
+}

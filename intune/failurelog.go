@@ -17,6 +17,8 @@ var dropSummaryEvery = 10 * time.Second
 // increment per request, not a log line.
 type failureLog struct {
 	log       *slog.Logger
+	summary   string // the message of the count of dropped records
+	nextStep  string // and what the admin does about them
 	limit     *rate.Limiter
 	every     time.Duration
 	dropped   atomic.Int64
@@ -24,7 +26,27 @@ type failureLog struct {
 }
 
 func newFailureLog(log *slog.Logger, perSecond rate.Limit, burst int) *failureLog {
-	return &failureLog{log: log, limit: rate.NewLimiter(perSecond, burst), every: dropSummaryEvery}
+	return &failureLog{log: log, limit: rate.NewLimiter(perSecond, burst), every: dropSummaryEvery,
+		summary:  "intune: sign-in failure records dropped: more failures than the log limit",
+		nextStep: "A flood of failed sign-ins: check the metrics or events for their error IDs, and the network in front of the server."}
+}
+
+// newReceiverLog bounds the records of a WithEvents receiver that panics,
+// at the failure-log rate: a receiver that panics on every event (a broken
+// audit writer) must not log once per sign-in.
+func newReceiverLog(log *slog.Logger, perSecond rate.Limit, burst int) *failureLog {
+	f := newFailureLog(log, perSecond, burst)
+	f.summary = "intune: sign-in event receiver panics not logged: more than the log limit"
+	f.nextStep = "Fix the WithEvents receiver: it panics on many events, and their records are lost."
+	return f
+}
+
+// panicked logs one recovered panic of the events receiver, within the limit.
+func (f *failureLog) panicked(p any) {
+	if f.allow() {
+		f.log.Error("intune: the sign-in event receiver panicked; the event was dropped", "panic", p,
+			"next_step", "Fix the WithEvents receiver: it must not panic (its events are lost).")
+	}
 }
 
 // allow reports whether a failure may be logged now; if not, it counts it
@@ -43,8 +65,6 @@ func (f *failureLog) allow() bool {
 func (f *failureLog) summarise() {
 	f.scheduled.Store(false)
 	if n := f.dropped.Swap(0); n > 0 {
-		f.log.Warn("intune: sign-in failure records dropped: more failures than the log limit",
-			"dropped", n, "window", f.every,
-			"next_step", "A flood of failed sign-ins: check the metrics or events for their error IDs, and the network in front of the server.")
+		f.log.Warn(f.summary, "dropped", n, "window", f.every, "next_step", f.nextStep)
 	}
 }

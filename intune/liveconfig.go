@@ -63,7 +63,7 @@ func differs(a, b Config) string {
 		return "AllowedClientIDs"
 	case a.Leeway != b.Leeway:
 		return "Leeway"
-	case a.HTTPClient != b.HTTPClient:
+	case !sameClient(a.HTTPClient, b.HTTPClient):
 		return "HTTPClient"
 	}
 	return ""
@@ -100,6 +100,7 @@ func show(c Config, field string) string {
 // given to NewLoginHandler is the host's to close. Changes are serialised;
 // after Close, SetConfig returns an error.
 func (h *LoginHandler) SetConfig(ctx context.Context, cfg Config) error {
+	cfg = cfg.clone() // the caller keeps theirs: only the next SetConfig changes this one
 	h.changing.Lock()
 	defer h.changing.Unlock()
 	if h.closed {
@@ -164,8 +165,9 @@ func keySetConfigError(cfg Config, err error) error {
 	return &ConfigError{Field: field, Reason: "the tenant's signing keys cannot be fetched with this configuration: " + err.Error()}
 }
 
-// Config returns the configuration sign-ins run on now.
-func (h *LoginHandler) Config() Config { return h.state.Load().cfg }
+// Config returns a copy of the configuration sign-ins run on now: changing
+// it changes nothing until it is given to SetConfig.
+func (h *LoginHandler) Config() Config { return h.state.Load().cfg.clone() }
 
 // Validator returns the Validator sign-ins run on now (nil while disabled).
 func (h *LoginHandler) Validator() *Validator { return h.state.Load().v }

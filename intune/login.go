@@ -139,7 +139,8 @@ type LoginHandler struct {
 // its Validator was not built for: otherwise every sign-in is refused as
 // not_configured and the mismatch is logged, naming the field. v may be nil
 // while Intune MAM is disabled. The handler does not close v; it closes the
-// Validators it builds itself (SetConfig) on Close.
+// Validators it builds itself (SetConfig) on Close. The handler keeps a copy
+// of cfg: changing yours afterwards changes nothing.
 func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions SessionIssuer, opts ...HandlerOption) *LoginHandler {
 	h := &LoginHandler{store: store, sessions: sessions, log: slog.Default(), retryStatus: http.StatusBadRequest,
 		successLevel: slog.LevelDebug, logLimit: 10, logBurst: 100}
@@ -154,15 +155,24 @@ func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions Session
 	if h.events != nil {
 		receive = func(ev SignInEvent) { ev.complete(); h.events(ev) }
 	}
-	h.dispatch = newDispatcher(receive, func(p any) {
-		h.log.Error("intune: the sign-in event receiver panicked; the event was dropped", "panic", p)
-	})
+	h.dispatch = newDispatcher(receive, newReceiverLog(h.log, h.logLimit, h.logBurst).panicked)
+	cfg = cfg.clone() // the caller keeps theirs: only SetConfig changes this one
 	b := bind(cfg, v, false)
 	if b.mismatch != "" {
 		h.log.Error("intune: configuration refused: "+b.mismatch, "next_step", "build the Validator from the same Config, or use LoginHandler.SetConfig")
 	}
 	h.state.Store(b)
 	return h
+}
+
+// Status is the HTTP status the handler answers e with: the row's own,
+// or for a `retry once` row the one WithRetryStatus set. A test page that
+// shows the verdict says it (intuneadmin's Page.Status).
+func (h *LoginHandler) Status(e *AppError) int {
+	if e.Retry == RetryOnce {
+		return h.retryStatus
+	}
+	return e.StatusCode
 }
 
 // request is the app's body: {"device_id", "voip_device_id", "access_token"}.

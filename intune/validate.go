@@ -86,6 +86,7 @@ type Validator struct {
 // fetch succeeds, retries with backoff, and from the first success on keeps
 // its last good keys through any outage.
 func NewValidator(ctx context.Context, cfg Config, opts ...Option) (*Validator, error) {
+	cfg = cfg.clone() // the Validator's own: the caller may change theirs
 	o := buildOptions(opts)
 	if err := cfg.checkForValidator(); err != nil {
 		return nil, err

@@ -33,6 +33,7 @@ func newOps(s *server) (*ops, error) {
 	}
 	page := &intuneadmin.Page{
 		Config:  s.login.Config, // the live configuration
+		Status:  s.login.Status, // what sign-in answers (401 for the retry rows, by default)
 		Options: []intune.Option{intune.WithUserStore(s.users), intune.WithKeySetLogger(s.log)},
 		Title:   "Intune MAM sign-in test (chatserver)",
 		Timeout: 15 * time.Second,

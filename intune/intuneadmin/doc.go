@@ -78,8 +78,9 @@
 // api.user.login_by_intune.not_configured.app_error when every check passes
 // but Intune MAM is disabled (Enable is false); "" when the token would sign
 // in. What the host decides outside the library (WithAvailability,
-// WithProviderCheck, the status set by WithRetryStatus) is not known here:
-// the page reports the documented status.
+// WithProviderCheck) is not known here. The status is the one sign-in
+// answers when Page.Status is the handler's (LoginHandler.Status, which
+// knows WithRetryStatus), else the documented one.
 //
 // # The app registration
 //

@@ -35,6 +35,10 @@ type Page struct {
 	// Config returns the configuration sign-in runs on now, e.g. the
 	// LoginHandler's Config method. Required.
 	Config func() intune.Config
+	// Status is the status sign-in answers an error with, e.g. the
+	// LoginHandler's Status method (WithRetryStatus changes it for the
+	// `retry once` rows); nil: the documented status.
+	Status func(*intune.AppError) int
 	// Options are passed to intune.Diagnose and intune.DiagnoseConfig, e.g.
 	// intune.WithUserStore(store) (the page then says who the token signs
 	// in as), intune.WithKeySetLogger(logger), intune.WithClock(...) (tests).
@@ -65,7 +69,8 @@ type Result struct {
 	// in. It is the report's Verdict (a disabled configuration fails the
 	// config check: sign-in answers not_configured whatever the token).
 	Verdict string `json:"verdict"`
-	// VerdictStatus is the documented HTTP status of Verdict; 0 when "".
+	// VerdictStatus is the HTTP status of Verdict (Page.Status's, else the
+	// documented one); 0 when "".
 	VerdictStatus int `json:"verdict_status,omitempty"`
 	// FailedCheck is the check that decides Verdict; "" when it is "".
 	FailedCheck string `json:"failed_check,omitempty"`
@@ -176,6 +181,9 @@ func (p *Page) post(w http.ResponseWriter, r *http.Request) {
 		in.notes = append(in.notes, fmt.Sprintf("The checks ran out of time (%s): a check that fetches from the tenant may have failed for that reason.", p.timeout()))
 	}
 	res := newResult(cfg, rep, in)
+	if e, ok := intune.LookupError(res.Verdict); ok && p.Status != nil {
+		res.VerdictStatus = p.Status(e) // what the app is answered, not only what is documented
+	}
 	p.logger().LogAttrs(r.Context(), slog.LevelInfo, "intuneadmin: sign-in test run",
 		slog.Bool("token_checked", res.TokenChecked), slog.Int("token_bytes", len(in.token)),
 		slog.String("verdict", res.Verdict), slog.String("failed_check", res.FailedCheck))
