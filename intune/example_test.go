@@ -156,6 +156,35 @@ func ExampleDiagnose() {
 	// sign-in answers ent.intune.validate_token.invalid_token.app_error
 }
 
+// A host that loads its configuration after it builds the handler (from a
+// database shared by replicas) says so: until the first SetConfig, sign-ins
+// are answered not_ready (503, Retry-After), never not_configured.
+func ExampleWithConfigPending() {
+	tenant := intunetest.NewTenant()
+	defer tenant.Close()
+	h := intune.NewLoginHandler(intune.Config{}, nil, &memStore{users: map[string]*intune.User{}}, tokenSessions{},
+		intune.WithConfigPending(), intune.WithLogger(slog.New(slog.DiscardHandler)))
+	defer h.Close()
+	signIn := func() {
+		body := `{"device_id":"","access_token":"` + tenant.Token() + `"}`
+		req := httptest.NewRequest(http.MethodPost, "/oauth/intune", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Println(rec.Code, rec.Header().Get("Retry-After"))
+	}
+	signIn()
+	// The stored configuration, loaded: the handler builds its Validator.
+	if err := h.SetConfig(context.Background(), tenant.Config()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	signIn()
+	// Output:
+	// 503 1
+	// 200
+}
+
 // What a Validator enforces, as a copy: amending it changes nothing.
 func ExampleValidator_Config() {
 	tenant := intunetest.NewTenant()

@@ -120,6 +120,7 @@ type LoginHandler struct {
 	idAttribute   string
 	validatorOpts []Option
 	events        func(SignInEvent)
+	pending       bool // WithConfigPending: not ready until the first SetConfig
 
 	state    atomic.Pointer[binding] // the configuration sign-ins run on
 	changing sync.Mutex              // serialises SetConfig and Close
@@ -140,7 +141,8 @@ type LoginHandler struct {
 // not_configured and the mismatch is logged, naming the field. v may be nil
 // while Intune MAM is disabled. The handler does not close v; it closes the
 // Validators it builds itself (SetConfig) on Close. The handler keeps a copy
-// of cfg: changing yours afterwards changes nothing.
+// of cfg: changing yours afterwards changes nothing. A host that loads its
+// configuration later builds the handler WithConfigPending.
 func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions SessionIssuer, opts ...HandlerOption) *LoginHandler {
 	h := &LoginHandler{store: store, sessions: sessions, log: slog.Default(), retryStatus: http.StatusBadRequest,
 		successLevel: slog.LevelDebug, logLimit: 10, logBurst: 100}
@@ -157,6 +159,10 @@ func NewLoginHandler(cfg Config, v *Validator, store UserStore, sessions Session
 	}
 	h.dispatch = newDispatcher(receive, newReceiverLog(h.log, h.logLimit, h.logBurst).panicked)
 	cfg = cfg.clone() // the caller keeps theirs: only SetConfig changes this one
+	if h.pending {
+		h.state.Store(pendingBinding(cfg))
+		return h
+	}
 	b := bind(cfg, v, false)
 	if b.mismatch != "" {
 		h.log.Error("intune: configuration refused: "+b.mismatch, "next_step", "build the Validator from the same Config, or use LoginHandler.SetConfig")
@@ -236,6 +242,7 @@ func setAnswerHeaders(hdr http.Header, rid string) {
 func (h *LoginHandler) signIn(w http.ResponseWriter, r *http.Request, a *signInAttempt) ([]byte, *AppError) {
 	ctx := r.Context()
 	if e := h.gates(ctx, a.b); e != nil {
+		setRetryAfter(w.Header(), e)
 		return nil, e
 	}
 	if e := readRequest(w, r, &a.body); e != nil {
