@@ -88,7 +88,15 @@ Flags:
   --provider NAME        enforced Auth Provider: openid (default), office365
                          or saml
   --allowed-client GUID  an allowed mobile client ID (azp); repeat the flag
-                         for each; none: any client is allowed
+                         for each; none: any client is allowed. The
+                         Mattermost app's clients are
+                         9ac649f1-4f77-44d6-9792-b2f54ab3c9a7 (release: the
+                         App Store build; a list without it refuses every
+                         App Store user),
+                         64e9952b-20eb-46dc-92ad-99089ed24903 (beta) and
+                         b8543726-2747-4acc-950a-f1ec2766bc2a (pull request
+                         builds); a token from one the list lacks gets a
+                         next step naming its build
   --authority URL        Entra authority (default
                          https://login.microsoftonline.com); a national
                          cloud's, or http://127.0.0.1:PORT for a fake tenant

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -134,6 +135,41 @@ func TestAppReplay(t *testing.T) {
 		resp := do(t, http.MethodGet, s.URL+"/oauth/intune", "", "")
 		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 		assert.Equal(t, http.MethodPost, resp.Header.Get("Allow"))
+	})
+}
+
+// TestOfficialClients: the example's default allow-list is the app's
+// release and beta clients: the App Store and TestFlight builds sign in, a
+// pull-request build is refused (invalid_token, 401 so that the app's retry
+// runs) and the audit's reason says the allow-list lacks it.
+func TestOfficialClients(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, options{}, nil)
+		assert.Equal(t, intune.DefaultAllowedClientIDs(), s.login.Config().AllowedClientIDs)
+		for _, c := range intune.MobileClients() {
+			resp := appSignIn(t, s.URL, "/oauth/intune", devToken(t, s.URL, url.Values{"azp": {c.ID}}))
+			if c.ID == intune.MobileClientPR {
+				require.Equal(t, http.StatusUnauthorized, resp.StatusCode, c.Build)
+				assert.Equal(t, intune.ErrInvalidToken.ID, errorID(t, resp))
+				continue
+			}
+			require.Equal(t, http.StatusOK, resp.StatusCode, c.Build)
+		}
+		var recs []sqlstore.AuditRecord
+		eventually(t, 10*time.Second, func() bool {
+			recs = getJSON[[]sqlstore.AuditRecord](t, s.URL+"/api/v4/intune/audit?limit=3", adminSecret, http.StatusOK)
+			return len(recs) == 3
+		}, "three audit records")
+		var refused []string
+		for _, r := range recs {
+			var d auditDetail
+			require.NoError(t, json.Unmarshal(r.Detail, &d))
+			if r.Status != http.StatusOK {
+				refused = append(refused, d.AuthorizedBy+": "+d.Reason)
+			}
+		}
+		require.Len(t, refused, 1)
+		assert.Contains(t, refused[0], intune.MobileClientPR+`: azp is "`+intune.MobileClientPR+`", not one of the allowed mobile client IDs`)
 	})
 }
 

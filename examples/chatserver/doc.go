@@ -65,7 +65,7 @@
 //	GET  /metrics                      Prometheus metrics of sign-ins and of the key set (admin token)
 //	GET|POST /admin/intune/test        the admin's test page: paste a token, see every check and who it signs in as
 //	                                   (admin token; a browser logs in with any user name and the admin token as password)
-//	GET  /dev/token                    DEV ONLY: a token of the fake tenant; query oid, email, aud, tid, scp, ver set
+//	GET  /dev/token                    DEV ONLY: a token of the fake tenant; query oid, email, aud, tid, scp, ver, azp set
 //	                                   that claim, or with an empty value leave it out (oid= forges a token without
 //	                                   oid); expired=true (or 1) dates it two hours back, expired=false (or 0) does not;
 //	                                   anything else is a 400 that lists these

@@ -83,6 +83,7 @@ func (t *devTenant) routes(mux *http.ServeMux, live func() intune.Config) {
 // token without it.
 var devTokenClaims = map[string][]string{
 	"oid": {"oid"}, "email": {"email", "preferred_username"}, "aud": {"aud"}, "tid": {"tid"}, "scp": {"scp"}, "ver": {"ver"},
+	"azp": {"azp"}, // the mobile client: intune.MobileClients() are the app's builds
 }
 
 // token forges a v2 access token of the shipping app for cfg, shaped as
@@ -117,7 +118,7 @@ func (t *devTenant) token(cfg intune.Config, self string, q url.Values, now time
 		}
 		claims, ok := devTokenClaims[name]
 		if !ok {
-			return "", fmt.Errorf("unknown parameter %q: /dev/token takes oid, email, aud, tid, scp, ver (empty: the claim is left out) and expired", name)
+			return "", fmt.Errorf("unknown parameter %q: /dev/token takes oid, email, aud, tid, scp, ver, azp (empty: the claim is left out) and expired", name)
 		}
 		for _, c := range claims {
 			if v == "" {

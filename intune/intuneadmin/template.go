@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -214,7 +215,7 @@ func configFields(cfg intune.Config) []field {
 	}
 	allowed := "any (no allow-list)"
 	if len(cfg.AllowedClientIDs) > 0 {
-		allowed = strings.Join(cfg.AllowedClientIDs, ", ")
+		allowed = allowedClients(cfg.AllowedClientIDs)
 	}
 	fs := []field{
 		{"Enabled", enabled},
@@ -231,10 +232,29 @@ func configFields(cfg intune.Config) []field {
 	if cfg.Leeway != 0 {
 		fs = append(fs, field{"Leeway on exp and nbf", cfg.Leeway.String()})
 	}
+	if len(cfg.AllowedClientIDs) > 0 && !slices.ContainsFunc(cfg.AllowedClientIDs, func(id string) bool { return strings.EqualFold(id, intune.MobileClientRelease) }) {
+		fs = append(fs, field{"Problem", "the allow-list lacks the App Store build of the Mattermost app (" + intune.MobileClientRelease +
+			"): every App Store user is refused; add it to the allowed mobile client IDs"})
+	}
 	if err := cfg.Check(); err != nil {
 		fs = append(fs, field{"Problem", err.Error()})
 	}
 	return fs
+}
+
+// allowedClients lists the allow-list, each official client of the
+// Mattermost app with its build: an admin reads "release" faster than a GUID.
+func allowedClients(ids []string) string {
+	named := make([]string, len(ids))
+	for i, id := range ids {
+		named[i] = id
+		for _, c := range intune.MobileClients() {
+			if strings.EqualFold(c.ID, id) {
+				named[i] = id + " (the Mattermost app's " + c.Build + " build)"
+			}
+		}
+	}
+	return strings.Join(named, ", ")
 }
 
 // render writes the page; a template error (a bug) is a plain 500.
