@@ -429,11 +429,19 @@ func (v *verifier) checkClient(a *attempt) *AppError {
 	return nil
 }
 
+// passClient says which client the token is from: one of the official
+// Mattermost app's builds, or a client that is not the shipping app (which
+// only an empty allow-list lets through: worth the admin's notice).
 func (v *verifier) passClient(a *attempt) string {
-	if len(v.allowAZP) == 0 {
-		return fmt.Sprintf("azp %q (no allow-list configured)", a.claims.AuthorizedParty)
+	azp := a.claims.AuthorizedParty
+	from := "not one of the official Mattermost app's clients"
+	if build := officialClient(azp); build != "" {
+		from = "the official Mattermost app's " + build + " build"
 	}
-	return fmt.Sprintf("azp %q is allowed", a.claims.AuthorizedParty)
+	if len(v.allowAZP) == 0 {
+		return fmt.Sprintf("azp %q, %s (no allow-list configured)", azp, from)
+	}
+	return fmt.Sprintf("azp %q, %s, is allowed", azp, from)
 }
 
 func (v *verifier) checkObjectID(a *attempt) *AppError {

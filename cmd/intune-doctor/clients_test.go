@@ -33,6 +33,21 @@ func TestOfficialClients(t *testing.T) {
 	assert.Contains(t, step, "release build")
 	assert.Contains(t, step, "add it to AllowedClientIDs")
 
-	code, _, _ = doctor(t, tenant.Token(intunetest.FromClient(intune.MobileClientBeta)), append([]string{"token"}, flags...)...)
-	assert.Equal(t, 0, code, "an allowed client")
+	// A passing check says which client the token is from.
+	detail := func(args []string, tok string) string {
+		t.Helper()
+		code, out, _ := doctor(t, tok, append([]string{"token"}, args...)...)
+		assert.Equal(t, 0, code, out)
+		for _, c := range decode(t, out).Checks {
+			if c.Name == intune.CheckClient {
+				return c.Detail
+			}
+		}
+		return ""
+	}
+	assert.Contains(t, detail(flags, tenant.Token(intunetest.FromClient(intune.MobileClientBeta))), "the official Mattermost app's beta build, is allowed")
+	noList := append(flagsFor(tenant), "--json")
+	assert.Contains(t, detail(noList, tenant.Token(intunetest.FromClient(intune.MobileClientRelease))), "the official Mattermost app's release build (no allow-list configured)")
+	assert.Contains(t, detail(noList, tenant.Token(intunetest.FromClient("0d9f2a4b-1c3e-4f5a-8b7c-6d5e4f3a2b1c"))),
+		"not one of the official Mattermost app's clients (no allow-list configured)")
 }
