@@ -26,7 +26,7 @@ func successBody(u *User, svc AuthService) ([]byte, *AppError) {
 	}
 	body, err := json.Marshal(profile)
 	if err != nil {
-		return nil, ErrStoreFailed.because("the profile of user %q does not marshal to JSON: %v", u.ID, err).fixedBy(fixProfile)
+		return nil, errStoreFailed.because("the profile of user %q does not marshal to JSON: %v", u.ID, err).fixedBy(fixProfile)
 	}
 	var id, authService string
 	var hasID, hasService bool
@@ -42,11 +42,11 @@ func successBody(u *User, svc AuthService) ([]byte, *AppError) {
 	})
 	switch {
 	case err != nil:
-		return nil, ErrStoreFailed.because("the profile of user %q is not a JSON object: %v", u.ID, err).fixedBy(fixProfile)
+		return nil, errStoreFailed.because("the profile of user %q is not a JSON object: %v", u.ID, err).fixedBy(fixProfile)
 	case !hasID || id == "":
-		return nil, ErrStoreFailed.because("the profile of user %q has no \"id\"", u.ID).fixedBy(fixProfile)
+		return nil, errStoreFailed.because("the profile of user %q has no \"id\"", u.ID).fixedBy(fixProfile)
 	case !hasService || !strings.EqualFold(authService, string(svc)):
-		return nil, ErrStoreFailed.because("the profile of user %q has auth_service %q, the published IntuneAuthService is %q: the app would skip MAM enrollment",
+		return nil, errStoreFailed.because("the profile of user %q has auth_service %q, the published IntuneAuthService is %q: the app would skip MAM enrollment",
 			u.ID, clipFact(authService), svc).fixedBy(fixProfile)
 	}
 	return body, nil

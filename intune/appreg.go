@@ -203,7 +203,7 @@ func (a *appAudit) checkAppID() {
 		a.appID = strings.ToLower(m.appID)
 	case !strings.EqualFold(m.appID, want):
 		c.Detail = fmt.Sprintf("the configured Client ID is %s: tokens for this app have aud %s and every sign-in fails; the checks below use this document's appId", want, strings.ToLower(m.appID))
-		c.ErrorID = ErrInvalidToken.ID
+		c.ErrorID = errInvalidToken.ID
 		c.NextStep = "Either this is the wrong app's manifest (download the manifest of the app whose Application (client) ID is " + want + "), or set Application (client) ID in the Mobile Security settings to " + strings.ToLower(m.appID) + "."
 		a.appID = strings.ToLower(m.appID)
 	default:
@@ -231,7 +231,7 @@ func (a *appAudit) checkAudience() {
 		a.add(c, nil)
 		return
 	}
-	c.Detail = "must be AzureADMyOrg (accounts in this organizational directory only): the server API app is single-tenant, one per customer tenant; other tenants' tokens are refused anyway (" + ErrInvalidTenant.ID + "), so a wider audience only exposes the scope"
+	c.Detail = "must be AzureADMyOrg (accounts in this organizational directory only): the server API app is single-tenant, one per customer tenant; other tenants' tokens are refused anyway (" + errInvalidTenant.ID + "), so a wider audience only exposes the scope"
 	c.NextStep = editorStep + " (under Authentication, \"Supported account types\" is the same setting)."
 	a.add(c, func(e *manifestEdit) {
 		if m.format == ManifestLegacy && m.audience == "" && m.otherTenants != nil {
@@ -371,8 +371,8 @@ func (a *appAudit) checkTokenVersion() {
 		a.add(c, nil)
 		return
 	}
-	c.Detail = "must be 2: null or 1 means Entra issues v1 access tokens (issuer sts.windows.net, no v2 claims), which sign-in refuses as " + ErrExtractAuthData.ID
-	c.ErrorID = ErrExtractAuthData.ID
+	c.Detail = "must be 2: null or 1 means Entra issues v1 access tokens (issuer sts.windows.net, no v2 claims), which sign-in refuses as " + errExtractAuthData.ID
+	c.ErrorID = errExtractAuthData.ID
 	c.NextStep = editorStep + "."
 	a.add(c, func(e *manifestEdit) {
 		if m.format == ManifestLegacy {
@@ -401,8 +401,8 @@ func (a *appAudit) checkOptionalClaims() {
 	if containsFold(missing, "email") {
 		c.Detail += "; without email a first sign-in cannot create the user"
 		if a.cfg.AuthService.createsUsers() || a.cfg.AuthService == "" {
-			c.ErrorID = ErrMissingClaims.ID
-			c.Detail += " (" + ErrMissingClaims.ID + " when the token carries no address in upn or preferred_username either)"
+			c.ErrorID = errMissingClaims.ID
+			c.Detail += " (" + errMissingClaims.ID + " when the token carries no address in upn or preferred_username either)"
 		}
 	}
 	if len(missing) > 1 || !containsFold(missing, "email") {

@@ -54,11 +54,11 @@ type Claims struct {
 func decodeClaims(payload64 string) (*Claims, *AppError) {
 	p, err := b64.DecodeString(payload64)
 	if err != nil {
-		return nil, ErrInvalidToken.because("payload: %v", badByte{payload64, err})
+		return nil, errInvalidToken.because("payload: %v", badByte{payload64, err})
 	}
 	c := &Claims{}
 	if err := readMembers(p, claimNames, c.member); err != nil {
-		return nil, ErrInvalidToken.because("payload: %v", err)
+		return nil, errInvalidToken.because("payload: %v", err)
 	}
 	c.Scopes = splitScopes(c.scp, c.scopes[:0])
 	return c, nil

@@ -139,13 +139,13 @@ func (d *diagnosis) checkUser(ctx context.Context, svc AuthService, a *attempt, 
 	u, err := d.store.UserByObjectID(ctx, svc, oid)
 	switch {
 	case err == nil && u == nil:
-		return failed(CheckUser, ErrStoreFailed.because("UserByObjectID(%q) returned neither a user nor an error", oid).fixedBy(fixStoreNil))
+		return failed(CheckUser, errStoreFailed.because("UserByObjectID(%q) returned neither a user nor an error", oid).fixedBy(fixStoreNil))
 	case errors.Is(err, ErrUserNotFound):
 		switch {
 		case !svc.createsUsers():
-			return failed(CheckUser, ErrAccountNotFound.because("no user has objectId %q for provider %q, and mobile sign-in never creates SAML users%s", oid, svc, note))
+			return failed(CheckUser, errAccountNotFound.because("no user has objectId %q for provider %q, and mobile sign-in never creates SAML users%s", oid, svc, note))
 		case !hasAddress(a.claims):
-			return failed(CheckUser, ErrMissingClaims.because("no user has objectId %q for provider %q yet, and the token carries no address to create one%s", oid, svc, note).fixedBy(fixNoEmail))
+			return failed(CheckUser, errMissingClaims.because("no user has objectId %q for provider %q yet, and the token carries no address to create one%s", oid, svc, note).fixedBy(fixNoEmail))
 		}
 		return Check{Name: CheckUser, OK: true, Detail: fmt.Sprintf("no user has objectId %s for provider %s yet: the first sign-in creates one (email %q)%s",
 			oid, svc, address(a.claims), note)}
@@ -224,12 +224,12 @@ func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
 	cfg = cfg.clone() // the caller may change theirs meanwhile
 	d := &diagnosis{v: newVerifier(cfg, o), store: o.store}
 	if err := cfg.checkForValidator(); err != nil {
-		d.v.configErr = ErrNotConfigured.because("%v", err)
+		d.v.configErr = errNotConfigured.because("%v", err)
 		return d
 	}
 	keys, err := jwkscache.FetchOnce(ctx, keySetOptions(cfg, o))
 	if err != nil {
-		d.v.configErr = ErrNotConfigured.because("%v", err)
+		d.v.configErr = errNotConfigured.because("%v", err)
 		return d
 	}
 	d.v.keys = keys
@@ -237,7 +237,7 @@ func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
 	if !cfg.Enable {
 		// Sign-in answers not_configured whatever the token: say so first,
 		// and run the other checks as if it were enabled.
-		d.v.configErr = ErrNotConfigured.because("Intune MAM is disabled (Enable is false): every sign-in answers %s; the checks below ran as if it were enabled", errNotConfigured.ID).
+		d.v.configErr = errNotConfigured.because("Intune MAM is disabled (Enable is false): every sign-in answers %s; the checks below ran as if it were enabled", errNotConfigured.ID).
 			fixedBy("Enable Microsoft Intune MAM in the Mobile Security settings once the checks below pass.")
 	}
 	return d

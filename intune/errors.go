@@ -171,10 +171,10 @@ func (e *AppError) MarshalJSON() ([]byte, error) {
 }
 
 // The library's rows: what it answers. The IDs, statuses and messages are
-// what the shipping app knows: they never change. The package's code reads
-// these, never the exported sentinels' contents: where it names a sentinel,
-// because and becauseText copy the sentinel's row (row), so no caller can
-// change an answer.
+// what the shipping app knows: they never change. The package's code names
+// these, never the exported sentinels, so that no caller can change an
+// answer (and because and becauseText copy a sentinel's row, not its
+// contents, should code name one).
 var (
 	errNotAvailable = &AppError{
 		ID: "api.user.login_by_intune.not_available.app_error", StatusCode: http.StatusNotImplemented,

@@ -29,15 +29,15 @@ func bind(cfg Config, v *Validator, owned bool) *binding {
 	b := &binding{cfg: cfg, v: v, owned: owned}
 	switch err := cfg.Check(); {
 	case err != nil:
-		b.off = ErrNotConfigured.because("configuration is invalid: %v", err)
+		b.off = errNotConfigured.because("configuration is invalid: %v", err)
 	case !cfg.Enable:
-		b.off = ErrNotConfigured.because("Intune MAM is disabled (Enable is false)")
+		b.off = errNotConfigured.because("Intune MAM is disabled (Enable is false)")
 	case v == nil:
-		b.off = ErrNotConfigured.because("the host passed no Validator for this configuration")
+		b.off = errNotConfigured.because("the host passed no Validator for this configuration")
 	default:
 		if field := differs(v.cfg, cfg); field != "" {
 			b.mismatch = fmt.Sprintf("the Validator was built for %s %s, the configuration says %s", field, show(v.cfg, field), show(cfg, field))
-			b.off = ErrNotConfigured.because("%s", b.mismatch).fixedBy("Build the Validator from the handler's own Config, or apply configuration changes with LoginHandler.SetConfig.")
+			b.off = errNotConfigured.because("%s", b.mismatch).fixedBy("Build the Validator from the handler's own Config, or apply configuration changes with LoginHandler.SetConfig.")
 		}
 	}
 	if b.off != nil {

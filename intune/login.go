@@ -275,13 +275,13 @@ func (h *LoginHandler) signIn(w http.ResponseWriter, r *http.Request, a *signInA
 // Validator built for it), the provider configured in the host.
 func (h *LoginHandler) gates(ctx context.Context, b *binding) *AppError {
 	if h.available != nil && !h.available(ctx) {
-		return ErrNotAvailable.because("the host reports Intune MAM unavailable in this build or licence")
+		return errNotAvailable.because("the host reports Intune MAM unavailable in this build or licence")
 	}
 	if b.off != nil {
 		return b.off.because("%s", b.off.Reason)
 	}
 	if h.providerOK != nil && !h.providerOK(ctx, b.cfg.AuthService) {
-		return ErrProviderNotConfigured.because("the enforced provider %q is not configured in the host", b.cfg.AuthService)
+		return errProviderNotConfigured.because("the enforced provider %q is not configured in the host", b.cfg.AuthService)
 	}
 	return nil
 }
@@ -300,16 +300,16 @@ const (
 // retry status: a new MSAL token would not help).
 func readRequest(w http.ResponseWriter, r *http.Request, req *request) *AppError {
 	if !fromApp(r) {
-		return ErrInvalidToken.because("refused a request a browser could forge: Content-Type %q and no X-Requested-With: XMLHttpRequest",
+		return errInvalidToken.because("refused a request a browser could forge: Content-Type %q and no X-Requested-With: XMLHttpRequest",
 			clipFact(r.Header.Get("Content-Type"))).fixedBy(fixForged)
 	}
 	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return ErrInvalidParam.because("request body is over the %d-byte bound", MaxBodyBytes).fixedBy(fixBody)
+			return errInvalidParam.because("request body is over the %d-byte bound", MaxBodyBytes).fixedBy(fixBody)
 		}
-		return ErrInvalidParam.because("reading the request body: %v", err).fixedBy(fixBody)
+		return errInvalidParam.because("reading the request body: %v", err).fixedBy(fixBody)
 	}
 	if e := parseRequest(body, req); e != nil {
 		return e.fixedBy(fixBody)
@@ -375,21 +375,21 @@ func parseRequest(body []byte, req *request) *AppError {
 		return requireString(d, name, dst)
 	})
 	if err != nil {
-		return ErrInvalidParam.because("request body: %v", err)
+		return errInvalidParam.because("request body: %v", err)
 	}
 	if req.accessToken == "" {
-		return ErrInvalidParam.because("request body has no access_token")
+		return errInvalidParam.because("request body has no access_token")
 	}
 	for _, id := range [...]struct{ name, v string }{{"device_id", req.deviceID}, {"voip_device_id", req.voipDeviceID}} {
 		if len(id.v) > MaxDeviceIDLen {
-			return ErrInvalidParam.because("%s is %d bytes, over the %d-byte bound", id.name, len(id.v), MaxDeviceIDLen)
+			return errInvalidParam.because("%s is %d bytes, over the %d-byte bound", id.name, len(id.v), MaxDeviceIDLen)
 		}
 		if i := strings.IndexFunc(id.v, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
-			return ErrInvalidParam.because("%s has a control character at offset %d", id.name, i)
+			return errInvalidParam.because("%s has a control character at offset %d", id.name, i)
 		}
 	}
 	if req.voipDeviceID != "" && !isDeviceID(req.voipDeviceID) {
-		return ErrInvalidParam.because("voip_device_id is not in the <platform>:<token> format (%d bytes, %s)", len(req.voipDeviceID), deviceIDShape(req.voipDeviceID))
+		return errInvalidParam.because("voip_device_id is not in the <platform>:<token> format (%d bytes, %s)", len(req.voipDeviceID), deviceIDShape(req.voipDeviceID))
 	}
 	return nil
 }
@@ -441,7 +441,7 @@ func (h *LoginHandler) issueSession(ctx context.Context, w http.ResponseWriter, 
 		for k, v := range before {
 			hdr[k] = v
 		}
-		return ErrSessionFailed.because("IssueSession for user %q: %v", a.user.ID, err)
+		return errSessionFailed.because("IssueSession for user %q: %v", a.user.ID, err)
 	}
 	return nil
 }

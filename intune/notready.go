@@ -30,14 +30,14 @@ const notReadyRetryAfter = "1"
 // pendingBinding is the state of a handler built WithConfigPending, until
 // its first SetConfig.
 func pendingBinding(cfg Config) *binding {
-	b := &binding{cfg: cfg, off: ErrNotReady.because("the host has not yet applied its configuration: the handler was built WithConfigPending and no SetConfig has succeeded since")}
+	b := &binding{cfg: cfg, off: errNotReady.because("the host has not yet applied its configuration: the handler was built WithConfigPending and no SetConfig has succeeded since")}
 	b.off.explain()
 	return b
 }
 
 // setRetryAfter tells a client when to try again after e, when e is ErrNotReady.
 func setRetryAfter(hdr http.Header, e *AppError) {
-	if e.ID == ErrNotReady.ID {
+	if e.ID == errNotReady.ID {
 		hdr["Retry-After"] = []string{notReadyRetryAfter}
 	}
 }

@@ -47,28 +47,28 @@ var headerMembers = []string{"alg", "kid", "crit", "jku", "x5u", "jwk", "x5c"}
 // one allocation (attempt), not in one of its own.
 func (t *token) parse(raw string) *AppError {
 	if len(raw) > MaxTokenBytes {
-		return ErrInvalidToken.because("token is %d bytes, over the %d-byte bound", len(raw), MaxTokenBytes)
+		return errInvalidToken.because("token is %d bytes, over the %d-byte bound", len(raw), MaxTokenBytes)
 	}
 	if raw == "" {
-		return ErrInvalidToken.because("token is empty")
+		return errInvalidToken.because("token is empty")
 	}
 	// Go's base64 decoders skip \r and \n even in strict mode, which would
 	// make "token\n" verify as "token". Every other byte outside base64url
 	// and '.' fails the decoding of its part (see badByte).
 	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
-		return ErrInvalidToken.because("%v", badByte{raw, nil})
+		return errInvalidToken.because("%v", badByte{raw, nil})
 	}
 	h64, rest, _ := strings.Cut(raw, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
 	if n := strings.Count(raw, ".") + 1; n != 3 {
-		return ErrInvalidToken.because("token has %d dot-separated parts, a compact JWS has 3 (a JWE has 5; check that the app sends the access token, not an ID token or a bearer header)", n)
+		return errInvalidToken.because("token has %d dot-separated parts, a compact JWS has 3 (a JWE has 5; check that the app sends the access token, not an ID token or a bearer header)", n)
 	}
 	if h64 == "" || p64 == "" || s64 == "" {
-		return ErrInvalidToken.because("token has an empty part (an unsigned token has no signature)")
+		return errInvalidToken.because("token has an empty part (an unsigned token has no signature)")
 	}
 	hdr, err := b64.DecodeString(h64)
 	if err != nil {
-		return ErrInvalidToken.because("header: %v", badByte{raw, err})
+		return errInvalidToken.because("header: %v", badByte{raw, err})
 	}
 	t.signingInput, t.payload64, t.sig64 = raw[:len(h64)+1+len(p64)], p64, s64
 	t.Raw, t.Method = raw, jwt.SigningMethodRS256
@@ -87,12 +87,12 @@ func (t *token) parse(raw string) *AppError {
 		return d.SkipValue()
 	})
 	if err != nil {
-		return ErrInvalidToken.because("header: %v", err)
+		return errInvalidToken.because("header: %v", err)
 	}
 	if crit {
 		// RFC 7515 4.1.11: a recipient that does not understand a critical
 		// extension must reject the token. This package understands none.
-		return ErrInvalidToken.because("header has crit: critical extensions are not supported")
+		return errInvalidToken.because("header has crit: critical extensions are not supported")
 	}
 	return nil
 }
