@@ -97,7 +97,9 @@ var loneSurrogate = regexp.MustCompile(`\\u[dD][89abcdefABCDEF]`)
 // readObject adds (one object, valid UTF-8, no name twice at any depth),
 // mapped to Claims as claims.go documents it.
 func referenceClaims(payload []byte) (*Claims, bool) {
-	if !json.Valid(payload) || !utf8.Valid(payload) || !noRepeatedNames(json.NewDecoder(bytes.NewReader(payload))) {
+	names := json.NewDecoder(bytes.NewReader(payload))
+	names.UseNumber() // a number beyond float64 (1e700) is valid JSON: Token must not refuse it
+	if !json.Valid(payload) || !utf8.Valid(payload) || !noRepeatedNames(names) {
 		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
