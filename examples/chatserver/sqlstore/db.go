@@ -18,10 +18,12 @@
 // What it implements for package intune:
 //
 //   - [Users] is an [intune.UserStore]: exact (auth_service, auth_data)
-//     lookup, just-in-time creation that relies on the unique constraint, and
-//     attribute sync.
+//     lookup, just-in-time creation that relies on the unique constraint, one
+//     account per email address (another account's address is
+//     [intune.ErrEmailInUse], naming it), and attribute sync.
 //   - [Sessions] is an [intune.SessionIssuer]: it stores a hash of a random
-//     bearer token and sets the Token header and MMAUTHTOKEN, MMUSERID and
+//     bearer token, revokes the device's other sessions in the same
+//     transaction, and sets the Token header and MMAUTHTOKEN, MMUSERID and
 //     MMCSRF cookies.
 //
 // And for the host around it: the live configuration ([DB.InitConfig],

@@ -105,6 +105,14 @@ var migrations = []migration{
 		// email <> '' as the index does.
 		`CREATE UNIQUE INDEX users_email_key ON users (lower(email)) WHERE email <> ''`,
 	}, checkUniqueEmails},
+	{4, []string{
+		// A sign-in on a device revokes the device's live sessions
+		// (Sessions.IssueSession): found by this index, not by reading every
+		// session. Partial: revoked sessions are most of the table and never
+		// looked up by device; the query repeats the index's revoked_at = 0
+		// so that both engines use it.
+		`CREATE INDEX sessions_live_device_id ON sessions (device_id) WHERE revoked_at = 0`,
+	}, nil},
 }
 
 // maxListedDuplicates bounds how many shared addresses checkUniqueEmails
