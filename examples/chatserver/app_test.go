@@ -256,6 +256,40 @@ func TestErrorCodes(t *testing.T) {
 	}
 }
 
+// TestWhatTheUserSees: the shipping app shows a failure's message with a
+// Try again button, and an empty one as "Response with status code N". By
+// default the example answers every row it can reach with text: the
+// catalog's message, or for a silent row the real server's words.
+func TestWhatTheUserSees(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, options{}, nil)
+		sees := func(resp *http.Response, row *intune.AppError, status int, want string) {
+			t.Helper()
+			require.Equal(t, status, resp.StatusCode, row.ID)
+			body := decode[map[string]any](t, resp)
+			assert.Equal(t, row.ID, body["id"])
+			assert.Equal(t, want, body["message"], row.ID)
+		}
+		signIn := func(q url.Values) *http.Response { return appSignIn(t, s.URL, "/oauth/intune", devToken(t, s.URL, q)) }
+
+		// A body the app would not send: a VoIP id not <platform>:<token>.
+		login := intunetest.NewAppLogin(devToken(t, s.URL, nil))
+		login.VoIPDeviceID = "no-platform"
+		sees(send(t, login.Request(t.Context(), s.URL+"/oauth/intune")), intune.ErrInvalidParam, intune.ErrInvalidParam.StatusCode, intune.ErrInvalidParam.Message)
+		// The retry rows: what the app shows after its silent retry.
+		sees(signIn(url.Values{"expired": {"1"}}), intune.ErrTokenExpired, http.StatusUnauthorized, intune.ErrTokenExpired.Message)
+		sees(signIn(url.Values{"tid": {"11111111-2222-4333-8444-555555555555"}}), intune.ErrInvalidTenant, intune.ErrInvalidTenant.StatusCode, intune.ErrInvalidTenant.Message)
+		sees(signIn(url.Values{"oid": {"55555555-2222-4333-8444-555555555555"}, "email": {""}}), intune.ErrMissingClaims, intune.ErrMissingClaims.StatusCode, intune.ErrMissingClaims.Message)
+
+		// SAML creates no user.
+		require.Equal(t, http.StatusOK, do(t, http.MethodPatch, s.URL+"/api/v4/intune/config", adminSecret, `{"AuthService":"saml"}`).StatusCode)
+		sees(signIn(url.Values{"oid": {"22222222-2222-4333-8444-555555555555"}}), intune.ErrAccountNotFound, intune.ErrAccountNotFound.StatusCode, intune.ErrAccountNotFound.Message)
+		// A silent row gets the real server's text.
+		require.Equal(t, http.StatusOK, do(t, http.MethodPatch, s.URL+"/api/v4/intune/config", adminSecret, `{"Enable":false}`).StatusCode)
+		sees(signIn(nil), intune.ErrNotConfigured, intune.ErrNotConfigured.StatusCode, "Microsoft Intune authentication is not configured.")
+	})
+}
+
 func TestSecureCookieUnderTLS(t *testing.T) {
 	s := startServer(t, sqliteFile(t), options{}, nil)
 	ts := httptest.NewTLSServer(s.server)
