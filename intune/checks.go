@@ -39,60 +39,92 @@ const (
 	CheckUser = "user"
 )
 
-// need is what a step needs from the steps before it.
-type need uint8
-
-const (
-	needNothing need = iota
-	needConfig       // a usable configuration (a key source exists)
-	needKeys         // a usable key set (the keyset step passed)
-	needToken        // a parsed token
-	needKey          // the token's key
-	needClaims       // the token's claims
-)
-
-// step is one check of the pipeline.
-type step struct {
-	name  string
-	needs need
-	// run returns nil when the check passes, else the catalog error with
-	// the reason.
-	run func(v *verifier, a *attempt) *AppError
-	// pass says, in one sentence, what a passing check found (Diagnose).
-	pass func(v *verifier, a *attempt) string
+// check is one row of the table: run returns what the check found (the
+// Detail of Diagnose's report; found writes it only for Diagnose) or why it
+// failed. A check whose input an earlier check could not give (no key set,
+// no parsed token, no key, no claims) returns notRun: Validate never meets
+// one, since it stops at the first failure.
+type check struct {
+	name string
+	run  func(v *verifier, a *attempt) (found string, e *AppError)
 }
 
-// steps is the order of the checks: a failure decides the answer, so this
+// checks is the order of the checks: a failure decides the answer, so this
 // order decides which ID a token with several faults gets (docs/contract.md).
-var steps = [...]step{
-	{CheckConfig, needNothing, (*verifier).checkConfig, (*verifier).passConfig},
-	{CheckKeySet, needConfig, (*verifier).checkKeySet, (*verifier).passKeySet},
-	{CheckFormat, needNothing, (*verifier).checkFormat, passFormat},
-	{CheckAlgorithm, needToken, (*verifier).checkAlgorithm, func(*verifier, *attempt) string { return "alg RS256" }},
-	{CheckKey, needKeys, (*verifier).checkKey, func(_ *verifier, a *attempt) string {
-		return fmt.Sprintf("kid %q is in the tenant's key set", a.tok.kid)
-	}},
-	{CheckSignature, needKey, (*verifier).checkSignature, func(_ *verifier, a *attempt) string {
-		return "RS256 signature verifies with key " + a.tok.kid
-	}},
-	{CheckExpiry, needClaims, (*verifier).checkExpiry, func(_ *verifier, a *attempt) string {
-		return fmt.Sprintf("expires %s (in %s)", a.claims.ExpiresAt.UTC().Format(time.RFC3339), a.claims.ExpiresAt.Sub(a.now).Round(time.Second))
-	}},
-	{CheckNotBefore, needClaims, (*verifier).checkNotBefore, func(_ *verifier, a *attempt) string {
-		if a.claims.NotBefore.IsZero() {
-			return "no nbf"
-		}
-		return "valid since " + a.claims.NotBefore.UTC().Format(time.RFC3339)
-	}},
-	{CheckTenant, needClaims, (*verifier).checkTenant, func(_ *verifier, a *attempt) string { return "tid " + a.claims.TenantID }},
-	{CheckVersion, needClaims, (*verifier).checkVersion, func(_ *verifier, a *attempt) string {
-		return fmt.Sprintf("ver %q (v2 token)", a.claims.Version)
-	}},
-	{CheckIssuer, needClaims, (*verifier).checkIssuer, func(_ *verifier, a *attempt) string { return "iss " + a.claims.Issuer }},
-	{CheckAudience, needClaims, (*verifier).checkAudience, func(_ *verifier, a *attempt) string { return "aud " + a.claims.Audience }},
-	{CheckScope, needClaims, (*verifier).checkScope, func(_ *verifier, a *attempt) string { return fmt.Sprintf("scp %q", a.claims.scp) }},
-	{CheckClient, needClaims, (*verifier).checkClient, (*verifier).passClient},
-	{CheckObjectID, needClaims, (*verifier).checkObjectID, func(_ *verifier, a *attempt) string { return "oid " + a.claims.ObjectID }},
+var checks = [...]check{
+	{CheckConfig, (*verifier).checkConfig},
+	{CheckKeySet, (*verifier).checkKeySet},
+	{CheckFormat, (*verifier).checkFormat},
+	{CheckAlgorithm, (*verifier).checkAlgorithm},
+	{CheckKey, (*verifier).checkKey},
+	{CheckSignature, (*verifier).checkSignature},
+	{CheckExpiry, (*verifier).checkExpiry},
+	{CheckNotBefore, (*verifier).checkNotBefore},
+	{CheckTenant, (*verifier).checkTenant},
+	{CheckVersion, (*verifier).checkVersion},
+	{CheckIssuer, (*verifier).checkIssuer},
+	{CheckAudience, (*verifier).checkAudience},
+	{CheckScope, (*verifier).checkScope},
+	{CheckClient, (*verifier).checkClient},
+	{CheckObjectID, (*verifier).checkObjectID},
+}
+
+// notRun is what a check returns when what it reads is missing because an
+// earlier check failed: Diagnose reports it as not run, with the ID of the
+// check that blocked it. It carries no ID of its own and never leaves this
+// package (validate fails closed on one).
+func notRun(why string) *AppError { return &AppError{Reason: why} }
+
+// found is what a passing check found, written only when Diagnose runs
+// the checks: Validate formats nothing for a check that passes.
+func (a *attempt) found(detail func() string) string {
+	if !a.diagnose {
+		return ""
+	}
+	return detail()
+}
+
+// foundInClaims is found for a check of the claims, which are Entra's
+// words only once the signature verified.
+func (a *attempt) foundInClaims(detail func() string) string {
+	s := a.found(detail)
+	if s != "" && !a.verified {
+		s += " (read unverified: the signature did not verify)"
+	}
+	return s
+}
+
+// token is the parsed token, for the checks that read it.
+func (a *attempt) token() (*token, *AppError) {
+	if a.tok == nil {
+		return nil, notRun("the token could not be parsed")
+	}
+	return a.tok, nil
+}
+
+// claims are the token's claims, decoded the first time a check reads them:
+// after the signature verified when Validate runs (it stops at a failure
+// before that). A payload that cannot be decoded fails the first check that
+// reads it; the checks after it are not run.
+func (v *verifier) claims(a *attempt) (*Claims, *AppError) {
+	switch {
+	case a.claims != nil:
+		return a.claims, nil
+	case a.tok == nil:
+		return nil, notRun("the token could not be parsed")
+	case a.payloadErr != nil:
+		return nil, notRun("the payload could not be decoded (" + a.payloadErr.Reason + ")")
+	}
+	c, e := decodeClaims(a.tok.payload64)
+	if e != nil {
+		a.payloadErr = e.explain()
+		return nil, e
+	}
+	a.claims = c
+	if a.now.IsZero() {
+		a.now = v.now()
+	}
+	return c, nil
 }
 
 // verifier holds what a token is checked against: the expected values
@@ -122,6 +154,9 @@ type attempt struct {
 	claims   *Claims
 	verified bool // the signature verified: the claims are Entra's words
 	noKey    bool // the key set holds no key for the token's kid
+	diagnose bool // Diagnose runs the checks: passing checks say what they found
+
+	payloadErr *AppError // why the payload could not be decoded
 
 	// tok's storage. The claims have their own allocation, made only for a
 	// token whose signature verified: a rejected flood never pays for it.
@@ -133,20 +168,28 @@ type attempt struct {
 // and Microsoft's own validator allow 5 minutes.
 const clockSkew = 5 * time.Minute
 
-func (v *verifier) checkConfig(*attempt) *AppError { return v.configErr }
-
-func (v *verifier) passConfig(*attempt) string {
-	return fmt.Sprintf("tenant %s, client %s, authority %s, scope %s", v.tenant, v.client, v.cfg.authority(), v.cfg.Scope())
-}
-
-func (v *verifier) checkKeySet(a *attempt) *AppError {
-	if err := v.keys.Ready(a.ctx); err != nil {
-		return ErrJWKSInit.because("%v", err).fixedBy(keySetNextStep(err))
+func (v *verifier) checkConfig(a *attempt) (string, *AppError) {
+	if v.configErr != nil {
+		return "", v.configErr
 	}
-	return nil
+	return a.found(func() string {
+		return fmt.Sprintf("tenant %s, client %s, authority %s, scope %s", v.tenant, v.client, v.cfg.authority(), v.cfg.Scope())
+	}), nil
 }
 
-func (v *verifier) passKeySet(*attempt) string {
+func (v *verifier) checkKeySet(a *attempt) (string, *AppError) {
+	if v.keys == nil {
+		return "", notRun("the configuration is not usable")
+	}
+	if err := v.keys.Ready(a.ctx); err != nil {
+		return "", ErrJWKSInit.because("%v", err).fixedBy(keySetNextStep(err))
+	}
+	return a.found(v.keySetFound), nil
+}
+
+// keySetFound says what the key set holds, and what its fetch said of
+// Entra's clock.
+func (v *verifier) keySetFound() string {
 	ks, _ := v.keys.KeyReadAll(context.Background())
 	s := fmt.Sprintf("%d usable keys", len(ks))
 	if st, ok := v.keys.(*jwkscache.Static); ok {
@@ -173,20 +216,19 @@ func clockNote(offset time.Duration, entra time.Time) string {
 	return "" // within a minute: nothing to say
 }
 
-func (v *verifier) checkFormat(a *attempt) *AppError {
+func (v *verifier) checkFormat(a *attempt) (string, *AppError) {
 	if e := a.tokBuf.parse(a.raw); e != nil {
-		return e.fixedBy(fixFormat)
+		return "", e.fixedBy(fixFormat)
 	}
-	a.tok = &a.tokBuf
-	return nil
-}
-
-func passFormat(_ *verifier, a *attempt) string {
-	s := fmt.Sprintf("compact JWS, header alg %q, kid %q", a.tok.alg, a.tok.kid)
-	if len(a.tok.ignored) > 0 {
-		s += fmt.Sprintf("; ignored header members %v (keys come only from the tenant's key set)", a.tok.ignored)
-	}
-	return s
+	t := &a.tokBuf
+	a.tok = t
+	return a.found(func() string {
+		s := fmt.Sprintf("compact JWS, header alg %q, kid %q", t.alg, t.kid)
+		if len(t.ignored) > 0 {
+			s += fmt.Sprintf("; ignored header members %v (keys come only from the tenant's key set)", t.ignored)
+		}
+		return s
+	}), nil
 }
 
 // fixFormat is the next step for a token that is not a compact JWS.
@@ -194,26 +236,39 @@ const fixFormat = "The client did not post an Entra access token as issued: it m
 
 // checkAlgorithm pins the algorithm: whatever else the header says, only
 // RSASSA-PKCS1-v1_5 with SHA-256 is ever computed.
-func (v *verifier) checkAlgorithm(a *attempt) *AppError {
-	if a.tok.alg != "RS256" {
-		return ErrInvalidToken.because("alg is %q, only RS256 is accepted", a.tok.alg)
+func (v *verifier) checkAlgorithm(a *attempt) (string, *AppError) {
+	t, e := a.token()
+	switch {
+	case e != nil:
+		return "", e
+	case t.alg != "RS256":
+		return "", ErrInvalidToken.because("alg is %q, only RS256 is accepted", t.alg)
 	}
-	return nil
+	return "alg RS256", nil
 }
 
 // checkKey resolves the token's kid through keyfunc, over the key source.
 // The kid is bounded first, so that an absurd one never reaches the cache.
-func (v *verifier) checkKey(a *attempt) *AppError {
-	kid := a.tok.kid
+func (v *verifier) checkKey(a *attempt) (string, *AppError) {
+	t, e := a.token()
+	switch {
+	case v.keys == nil:
+		return "", notRun("the configuration is not usable")
+	case e != nil:
+		return "", e
+	case a.diagnose && v.keys.Ready(a.ctx) != nil: // Validate: the keyset check passed
+		return "", notRun("no key set could be fetched")
+	}
+	kid := t.kid
 	switch {
 	case kid == "":
-		return ErrInvalidToken.because("header has no kid")
+		return "", ErrInvalidToken.because("header has no kid")
 	case len(kid) > jwkscache.MaxKIDLen:
-		return ErrInvalidToken.because("kid is %d bytes long; Entra kids are about 27", len(kid))
+		return "", ErrInvalidToken.because("kid is %d bytes long; Entra kids are about 27", len(kid))
 	}
 	for i := 0; i < len(kid); i++ {
 		if c := kid[i]; c < 0x21 || c > 0x7e {
-			return ErrInvalidToken.because("kid has a byte 0x%02x outside printable ASCII", c)
+			return "", ErrInvalidToken.because("kid has a byte 0x%02x outside printable ASCII", c)
 		}
 	}
 	// A kid the key set does not hold is answered from the key source
@@ -223,19 +278,19 @@ func (v *verifier) checkKey(a *attempt) *AppError {
 	// through keyfunc.
 	if _, err := v.keys.KeyRead(a.ctx, kid); err != nil {
 		a.noKey = true
-		return missed(err)
+		return "", missed(err)
 	}
-	key, err := a.tok.resolveKey(v.keyfunc.KeyfuncCtx(a.ctx))
+	key, err := t.resolveKey(v.keyfunc.KeyfuncCtx(a.ctx))
 	if err != nil {
 		a.noKey = true // e.g. gone since the line above: a refresh replaced the set
-		return missed(err)
+		return "", missed(err)
 	}
 	pub, ok := key.(*rsa.PublicKey)
 	if !ok { // the key set holds RSA keys only; fail closed all the same
-		return ErrInvalidToken.because("key %q is a %T, not an RSA key", kid, key)
+		return "", ErrInvalidToken.because("key %q is a %T, not an RSA key", kid, key)
 	}
 	a.key = pub
-	return nil
+	return a.found(func() string { return fmt.Sprintf("kid %q is in the tenant's key set", kid) }), nil
 }
 
 // missed answers a key that could not be resolved, with the next step that
@@ -257,44 +312,57 @@ const (
 )
 
 // checkSignature verifies RS256 with the resolved key, through golang-jwt.
-func (v *verifier) checkSignature(a *attempt) *AppError {
-	sig, err := b64.DecodeString(a.tok.sig64)
+func (v *verifier) checkSignature(a *attempt) (string, *AppError) {
+	t, e := a.token()
+	switch {
+	case e != nil:
+		return "", e
+	case a.key == nil:
+		return "", notRun("no key to verify with")
+	}
+	sig, err := b64.DecodeString(t.sig64)
 	if err != nil {
-		return ErrInvalidToken.because("signature: %v", badByte{a.tok.Raw, err})
+		return "", ErrInvalidToken.because("signature: %v", badByte{t.Raw, err})
 	}
-	a.tok.Signature = sig
-	if want := a.key.Size(); len(a.tok.Signature) != want {
-		return ErrInvalidToken.because("signature is %d bytes, key %q needs %d", len(a.tok.Signature), a.tok.kid, want)
+	t.Signature = sig
+	if want := a.key.Size(); len(t.Signature) != want {
+		return "", ErrInvalidToken.because("signature is %d bytes, key %q needs %d", len(t.Signature), t.kid, want)
 	}
-	if err := a.tok.Method.Verify(a.tok.signingInput, a.tok.Signature, a.key); err != nil {
-		return ErrInvalidToken.because("signature does not verify with key %q: %v", a.tok.kid, err)
+	if err := t.Method.Verify(t.signingInput, t.Signature, a.key); err != nil {
+		return "", ErrInvalidToken.because("signature does not verify with key %q: %v", t.kid, err)
 	}
 	a.verified = true
-	return nil
+	return a.found(func() string { return "RS256 signature verifies with key " + t.kid }), nil
 }
 
-func (v *verifier) checkExpiry(a *attempt) *AppError {
-	c := a.claims
-	if p, ok := c.bad["exp"]; ok {
-		return ErrInvalidToken.because("%s", p)
-	}
-	if c.ExpiresAt.IsZero() {
-		return ErrTokenExpired.because("token has no exp claim")
-	}
-	if !a.now.Before(c.ExpiresAt.Add(v.cfg.Leeway)) {
-		return ErrTokenExpired.because("token expired at %s, %s ago (leeway %s, server time %s)",
+func (v *verifier) checkExpiry(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	switch {
+	case e != nil:
+		return "", e
+	case c.bad["exp"] != "":
+		return "", ErrInvalidToken.because("%s", c.bad["exp"])
+	case c.ExpiresAt.IsZero():
+		return "", ErrTokenExpired.because("token has no exp claim")
+	case !a.now.Before(c.ExpiresAt.Add(v.cfg.Leeway)):
+		return "", ErrTokenExpired.because("token expired at %s, %s ago (leeway %s, server time %s)",
 			c.ExpiresAt.UTC().Format(time.RFC3339), a.now.Sub(c.ExpiresAt).Round(time.Second), v.cfg.Leeway, a.now.UTC().Format(time.RFC3339))
 	}
-	return nil
+	return a.foundInClaims(func() string {
+		return fmt.Sprintf("expires %s (in %s)", c.ExpiresAt.UTC().Format(time.RFC3339), c.ExpiresAt.Sub(a.now).Round(time.Second))
+	}), nil
 }
 
 // checkNotBefore allows this server's clock to be clockSkew (plus Leeway)
 // behind Entra's: a fresh token's nbf and iat are the moment of issue.
-func (v *verifier) checkNotBefore(a *attempt) *AppError {
-	c := a.claims
+func (v *verifier) checkNotBefore(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	if e != nil {
+		return "", e
+	}
 	for _, claim := range [...]string{"nbf", "iat"} {
 		if p, ok := c.bad[claim]; ok {
-			return ErrInvalidToken.because("%s", p)
+			return "", ErrInvalidToken.because("%s", p)
 		}
 	}
 	allowed := a.now.Add(clockSkew + v.cfg.Leeway)
@@ -303,26 +371,32 @@ func (v *verifier) checkNotBefore(a *attempt) *AppError {
 		at    time.Time
 	}{{"nbf", c.NotBefore}, {"iat", c.IssuedAt}} {
 		if !t.at.IsZero() && allowed.Before(t.at) {
-			return ErrInvalidToken.because("token %s is %s, %s ahead of this server's clock (allowed %s): check the server's clock (NTP)",
+			return "", ErrInvalidToken.because("token %s is %s, %s ahead of this server's clock (allowed %s): check the server's clock (NTP)",
 				t.claim, t.at.UTC().Format(time.RFC3339), t.at.Sub(a.now).Round(time.Second), clockSkew+v.cfg.Leeway).
 				fixedBy("Synchronise this server's clock (NTP): it is behind Entra's by more than the allowance.")
 		}
 	}
-	return nil
+	return a.foundInClaims(func() string {
+		if c.NotBefore.IsZero() {
+			return "no nbf"
+		}
+		return "valid since " + c.NotBefore.UTC().Format(time.RFC3339)
+	}), nil
 }
 
-func (v *verifier) checkTenant(a *attempt) *AppError {
-	c := a.claims
-	if p, ok := c.bad["tid"]; ok {
-		return ErrInvalidToken.because("%s", p)
+func (v *verifier) checkTenant(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	switch {
+	case e != nil:
+		return "", e
+	case c.bad["tid"] != "":
+		return "", ErrInvalidToken.because("%s", c.bad["tid"])
+	case c.TenantID == "":
+		return "", ErrMissingClaims.because("token has no tid claim").fixedBy(v2Fix)
+	case c.TenantID != v.tenant:
+		return "", ErrInvalidTenant.because("tid is %q, expected the configured Tenant ID %q", c.TenantID, v.tenant)
 	}
-	if c.TenantID == "" {
-		return ErrMissingClaims.because("token has no tid claim").fixedBy(v2Fix)
-	}
-	if c.TenantID != v.tenant {
-		return ErrInvalidTenant.because("tid is %q, expected the configured Tenant ID %q", c.TenantID, v.tenant)
-	}
-	return nil
+	return a.foundInClaims(func() string { return "tid " + c.TenantID }), nil
 }
 
 const v1Fix = "set accessTokenAcceptedVersion = 2 in the server API app's manifest (api.requestedAccessTokenVersion = 2 in the newer manifest format), then sign in again on the device"
@@ -330,91 +404,102 @@ const v1Fix = "set accessTokenAcceptedVersion = 2 in the server API app's manife
 // v2Fix is the next step when a claim every v2 user token carries is missing.
 const v2Fix = "Make the server API app issue v2 access tokens (accessTokenAcceptedVersion = 2): they always carry tid and oid, the user's objectId as a GUID."
 
-func (v *verifier) checkVersion(a *attempt) *AppError {
-	c := a.claims
-	if c.Version == "1.0" || strings.HasPrefix(c.Issuer, "https://sts.windows.net/") {
-		return ErrExtractAuthData.because("token is a v1 access token (ver %q, iss %q); %s", c.Version, c.Issuer, v1Fix).fixedBy("In Entra, " + v1Fix + ".")
+func (v *verifier) checkVersion(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	switch {
+	case e != nil:
+		return "", e
+	case c.Version == "1.0" || strings.HasPrefix(c.Issuer, "https://sts.windows.net/"):
+		return "", ErrExtractAuthData.because("token is a v1 access token (ver %q, iss %q); %s", c.Version, c.Issuer, v1Fix).fixedBy("In Entra, " + v1Fix + ".")
+	case c.bad["ver"] != "":
+		return "", ErrInvalidToken.because("%s", c.bad["ver"])
+	case c.Version != "" && c.Version != "2.0":
+		return "", ErrInvalidToken.because("ver is %q, expected \"2.0\"", c.Version)
 	}
-	if p, ok := c.bad["ver"]; ok {
-		return ErrInvalidToken.because("%s", p)
-	}
-	if c.Version != "" && c.Version != "2.0" {
-		return ErrInvalidToken.because("ver is %q, expected \"2.0\"", c.Version)
-	}
-	return nil
+	return a.foundInClaims(func() string { return fmt.Sprintf("ver %q (v2 token)", c.Version) }), nil
 }
 
 // checkIssuer compares iss, then binds the signing key to it as Microsoft's
 // own validator does: a key's issuer (with {tenantid} replaced by tid), where
 // present, must be iss, and its cloud, where present, the configured cloud's.
-func (v *verifier) checkIssuer(a *attempt) *AppError {
-	c := a.claims
-	if p, ok := c.bad["iss"]; ok {
-		return ErrInvalidToken.because("%s", p)
+func (v *verifier) checkIssuer(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	switch {
+	case e != nil:
+		return "", e
+	case c.bad["iss"] != "":
+		return "", ErrInvalidToken.because("%s", c.bad["iss"])
+	case c.Issuer != v.issuer:
+		return "", ErrInvalidToken.because("iss is %q, expected %q", c.Issuer, v.issuer)
 	}
-	if c.Issuer != v.issuer {
-		return ErrInvalidToken.because("iss is %q, expected %q", c.Issuer, v.issuer)
-	}
+	found := a.foundInClaims(func() string { return "iss " + c.Issuer })
 	if a.key == nil { // Diagnose, when the key could not be resolved
-		return nil
+		return found, nil
 	}
 	kid := a.tok.kid
 	issuer, cloud, ok := v.keys.Binding(kid, a.key)
 	if !ok {
-		return ErrInvalidToken.because("signing key %q left the key set while the token was checked; the next attempt uses the new set", kid)
+		return "", ErrInvalidToken.because("signing key %q left the key set while the token was checked; the next attempt uses the new set", kid)
 	}
 	if issuer != "" {
 		if bound := strings.ReplaceAll(issuer, "{tenantid}", c.TenantID); bound != c.Issuer {
-			return ErrInvalidToken.because("signing key %q is bound to issuer %q, the token's iss is %q: that key never signs for this tenant", kid, bound, c.Issuer)
+			return "", ErrInvalidToken.because("signing key %q is bound to issuer %q, the token's iss is %q: that key never signs for this tenant", kid, bound, c.Issuer)
 		}
 	}
 	if cloud != "" && v.cloud != "" && cloud != v.cloud {
-		return ErrInvalidToken.because("signing key %q belongs to cloud %q, the configured authority is %q (%s)", kid, cloud, v.cfg.authority(), v.cloud)
+		return "", ErrInvalidToken.because("signing key %q belongs to cloud %q, the configured authority is %q (%s)", kid, cloud, v.cfg.authority(), v.cloud)
 	}
-	return nil
+	return found, nil
 }
 
 // graphAppID is Microsoft Graph: a token for it means the app asked MSAL for
 // a Graph scope instead of IntuneScope.
 const graphAppID = "00000003-0000-0000-c000-000000000000"
 
-func (v *verifier) checkAudience(a *attempt) *AppError {
-	c := a.claims
-	if p, ok := c.bad["aud"]; ok {
-		return ErrInvalidToken.because("%s", p)
-	}
-	if c.Audience == v.client || c.Audience == "api://"+v.client {
-		return nil
+func (v *verifier) checkAudience(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	switch {
+	case e != nil:
+		return "", e
+	case c.bad["aud"] != "":
+		return "", ErrInvalidToken.because("%s", c.bad["aud"])
+	case c.Audience == v.client || c.Audience == "api://"+v.client:
+		return a.foundInClaims(func() string { return "aud " + c.Audience }), nil
 	}
 	hint := "check ClientID: it must be the server API app that exposes login.mattermost"
 	if c.Audience == graphAppID || c.Audience == "https://graph.microsoft.com" {
 		hint = "the token is for Microsoft Graph: the app requested the wrong scope (it must request " + v.cfg.Scope() + ")"
 	}
-	return ErrInvalidToken.because("aud is %q, expected %q or %q; %s", c.Audience, v.client, "api://"+v.client, hint).fixedBy(capitalize(hint) + ".")
+	return "", ErrInvalidToken.because("aud is %q, expected %q or %q; %s", c.Audience, v.client, "api://"+v.client, hint).fixedBy(capitalize(hint) + ".")
 }
 
-func (v *verifier) checkScope(a *attempt) *AppError {
-	c := a.claims
-	if p, ok := c.bad["scp"]; ok {
-		return ErrInvalidToken.because("%s", p)
+func (v *verifier) checkScope(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	switch {
+	case e != nil:
+		return "", e
+	case c.bad["scp"] != "":
+		return "", ErrInvalidToken.because("%s", c.bad["scp"])
+	case slices.Contains(c.Scopes, scopeName):
+		return a.foundInClaims(func() string { return fmt.Sprintf("scp %q", c.scp) }), nil
+	case !c.hasScp && c.hasRoles:
+		return "", ErrInvalidToken.because("token has roles and no scp: it is an app-only token, not a user's delegated token")
 	}
-	if slices.Contains(c.Scopes, scopeName) {
-		return nil
-	}
-	if !c.hasScp && c.hasRoles {
-		return ErrInvalidToken.because("token has roles and no scp: it is an app-only token, not a user's delegated token")
-	}
-	return ErrInvalidToken.because("scp is %q, it must contain %q: expose the scope on the server API app, pre-authorize the mobile app and grant admin consent", c.scp, scopeName).
+	return "", ErrInvalidToken.because("scp is %q, it must contain %q: expose the scope on the server API app, pre-authorize the mobile app and grant admin consent", c.scp, scopeName).
 		fixedBy("On the server API app, expose the scope " + scopeName + ", pre-authorize the mobile app's client IDs and grant tenant-wide admin consent.")
 }
 
-func (v *verifier) checkClient(a *attempt) *AppError {
-	if len(v.allowAZP) == 0 {
-		return nil
-	}
-	c := a.claims
-	if p, ok := c.bad["azp"]; ok {
-		return ErrInvalidToken.because("%s", p)
+func (v *verifier) checkClient(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	switch {
+	case e != nil:
+		return "", e
+	case len(v.allowAZP) == 0:
+		return a.foundInClaims(func() string {
+			return fmt.Sprintf("azp %q, %s (no allow-list configured)", c.AuthorizedParty, clientOf(c))
+		}), nil
+	case c.bad["azp"] != "":
+		return "", ErrInvalidToken.because("%s", c.bad["azp"])
 	}
 	if !slices.Contains(v.allowAZP, c.AuthorizedParty) {
 		e := ErrInvalidToken.because("azp is %q, not one of the allowed mobile client IDs %v", c.AuthorizedParty, v.allowAZP)
@@ -424,29 +509,26 @@ func (v *verifier) checkClient(a *attempt) *AppError {
 				"), which AllowedClientIDs lacks: add it to AllowedClientIDs (the release build is " + MobileClientRelease +
 				", the beta " + MobileClientBeta + "), or empty the list to allow any client the tenant pre-authorised.")
 		}
-		return e
+		return "", e
 	}
-	return nil
+	return a.foundInClaims(func() string { return fmt.Sprintf("azp %q, %s, is allowed", c.AuthorizedParty, clientOf(c)) }), nil
 }
 
-// passClient says which client the token is from: one of the official
+// clientOf says which client the token is from: one of the official
 // Mattermost app's builds, or a client that is not the shipping app (which
 // only an empty allow-list lets through: worth the admin's notice).
-func (v *verifier) passClient(a *attempt) string {
-	azp := a.claims.AuthorizedParty
-	from := "not one of the official Mattermost app's clients"
-	if build := officialClient(azp); build != "" {
-		from = "the official Mattermost app's " + build + " build"
+func clientOf(c *Claims) string {
+	if build := officialClient(c.AuthorizedParty); build != "" {
+		return "the official Mattermost app's " + build + " build"
 	}
-	if len(v.allowAZP) == 0 {
-		return fmt.Sprintf("azp %q, %s (no allow-list configured)", azp, from)
-	}
-	return fmt.Sprintf("azp %q, %s, is allowed", azp, from)
+	return "not one of the official Mattermost app's clients"
 }
 
-func (v *verifier) checkObjectID(a *attempt) *AppError {
-	c := a.claims
-	var e *AppError
+func (v *verifier) checkObjectID(a *attempt) (string, *AppError) {
+	c, e := v.claims(a)
+	if e != nil {
+		return "", e
+	}
 	switch p, bad := c.bad["oid"]; {
 	case bad:
 		e = ErrExtractAuthData.because("%s", p)
@@ -455,34 +537,30 @@ func (v *verifier) checkObjectID(a *attempt) *AppError {
 	case !isCanonicalGUID(c.ObjectID):
 		e = ErrExtractAuthData.because("oid %q is not a lower-case GUID, so it cannot be mapped to objectId", c.ObjectID)
 	default:
-		return nil
+		return a.foundInClaims(func() string { return "oid " + c.ObjectID }), nil
 	}
 	e.fix, e.identity = v2Fix, true
-	return e
+	return "", e
 }
 
-// validate walks the steps for a (its ctx and raw set) and stops at the
+// validate walks the checks for a (its ctx and raw set) and stops at the
 // first failure: the request path. The caller provides a, so that a
-// sign-in's one allocation holds it. The payload is decoded only when the
-// first claims step is reached, that is after the signature verified.
+// sign-in's one allocation holds it. The payload is decoded by the first
+// check of the claims, that is after the signature verified.
 func (v *verifier) validate(a *attempt) (*Claims, *AppError) {
-	for i := range steps {
-		s := &steps[i]
-		if s.needs == needClaims && a.claims == nil {
-			c, e := decodeClaims(a.tok.payload64)
-			if e != nil {
-				e.Facts = TokenFacts{KeyID: a.tok.kid}
-				return nil, e
-			}
-			a.claims, a.now = c, v.now()
+	for i := range checks {
+		_, e := checks[i].run(v, a)
+		if e == nil {
+			continue
 		}
-		if e := s.run(v, a); e != nil {
-			e.Facts = a.facts()
-			if a.noKey {
-				e.unverified = a.tok
-			}
-			return nil, e
+		if e.ID == "" { // notRun: cannot happen after the checks before passed; fail closed
+			e = ErrInvalidToken.because("check %s could not run: %s", checks[i].name, e.Reason)
 		}
+		e.Facts = a.facts()
+		if a.noKey {
+			e.unverified = a.tok
+		}
+		return nil, e
 	}
 	a.claims.kid = a.tok.kid
 	return a.claims, nil
@@ -501,7 +579,7 @@ func capitalize(s string) string {
 // the failure is logged (readUnverified).
 func (a *attempt) facts() TokenFacts {
 	switch {
-	case a.verified:
+	case a.verified && a.claims != nil:
 		return a.claims.facts(a.tok.kid)
 	case a.tok == nil:
 		return TokenFacts{}

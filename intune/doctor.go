@@ -69,41 +69,9 @@ func (r *Report) Verdict() string {
 // the token or its signature.
 func Diagnose(ctx context.Context, cfg Config, rawToken string, opts ...Option) *Report {
 	d := newDiagnosis(ctx, cfg, buildOptions(opts))
-	a := attempt{ctx: ctx, raw: rawToken, now: d.v.now()}
+	a := attempt{ctx: ctx, raw: rawToken, now: d.v.now(), diagnose: true}
 	r := &Report{}
-	var blocker *Check // the first failure: what a step that cannot run is blocked by
-	decodeTried := false
-	for i := range steps {
-		s := &steps[i]
-		if s.needs == needClaims && a.tok != nil && !decodeTried {
-			decodeTried = true
-			c, e := decodeClaims(a.tok.payload64)
-			a.claims = c
-			if e != nil && blocker == nil {
-				blocker = &Check{ErrorID: e.ID, NextStep: e.NextStep()}
-			}
-			if e != nil {
-				d.payloadErr = e.explain().Reason
-			}
-		}
-		if why := d.missing(s.needs, &a); why != "" {
-			r.Checks = append(r.Checks, notRun(s.name, why, blocker))
-			continue
-		}
-		if e := s.run(&d.v, &a); e != nil {
-			c := failed(s.name, e)
-			r.Checks = append(r.Checks, c)
-			if blocker == nil {
-				blocker = &c
-			}
-			continue
-		}
-		c := Check{Name: s.name, OK: true, Detail: s.pass(&d.v, &a)}
-		if s.needs == needClaims && !a.verified {
-			c.Detail += " (read unverified: the signature did not verify)"
-		}
-		r.Checks = append(r.Checks, c)
-	}
+	blocker := d.run(r, checks[:], &a)
 	if d.store != nil {
 		r.Checks = append(r.Checks, d.checkUser(ctx, cfg.AuthService, &a, blocker))
 	}
@@ -126,11 +94,11 @@ func (d *diagnosis) clock() *ClockReading {
 func (d *diagnosis) checkUser(ctx context.Context, svc AuthService, a *attempt, blocker *Check) Check {
 	switch {
 	case a.claims == nil:
-		return notRun(CheckUser, "no claims to find the user by", blocker)
+		return notRunCheck(CheckUser, "no claims to find the user by", blocker)
 	case a.claims.ObjectID == "" || !isCanonicalGUID(a.claims.ObjectID):
-		return notRun(CheckUser, "no usable oid in the token", blocker)
+		return notRunCheck(CheckUser, "no usable oid in the token", blocker)
 	case !svc.known():
-		return notRun(CheckUser, "no provider configured (AuthService)", blocker)
+		return notRunCheck(CheckUser, "no provider configured (AuthService)", blocker)
 	}
 	oid, note := a.claims.ObjectID, ""
 	if !a.verified {
@@ -196,28 +164,40 @@ func who(u *User) string {
 // set be fetched and parsed. It says nothing of any token.
 func DiagnoseConfig(ctx context.Context, cfg Config, opts ...Option) *Report {
 	d := newDiagnosis(ctx, cfg, buildOptions(opts))
-	a := attempt{ctx: ctx}
+	a := attempt{ctx: ctx, diagnose: true}
 	r := &Report{}
-	for _, s := range steps[:2] {
-		if e := s.run(&d.v, &a); e != nil {
-			r.Checks = append(r.Checks, failed(s.name, e))
-			if s.name == CheckConfig && d.v.keys == nil {
-				r.Checks = append(r.Checks, notRun(CheckKeySet, "the configuration is not usable", &r.Checks[0]))
-				break
-			}
-			continue
-		}
-		r.Checks = append(r.Checks, Check{Name: s.name, OK: true, Detail: s.pass(&d.v, &a)})
-	}
+	d.run(r, checks[:2], &a)
 	r.OK, r.Clock = r.Verdict() == "", d.clock()
 	return r
 }
 
+// run runs every check of table on a, the same functions Validate runs,
+// and reports each: a failure, a check not run (with the ID of the first
+// failure, which blocked it), or what a passing check found. It returns
+// the first failure.
+func (d *diagnosis) run(r *Report, table []check, a *attempt) (blocker *Check) {
+	for _, c := range table {
+		found, e := c.run(&d.v, a)
+		switch {
+		case e == nil:
+			r.Checks = append(r.Checks, Check{Name: c.name, OK: true, Detail: found})
+		case e.ID == "":
+			r.Checks = append(r.Checks, notRunCheck(c.name, e.Reason, blocker))
+		default:
+			f := failed(c.name, e)
+			r.Checks = append(r.Checks, f)
+			if blocker == nil {
+				blocker = &f
+			}
+		}
+	}
+	return blocker
+}
+
 // diagnosis is a verifier over the key set of one fetch.
 type diagnosis struct {
-	v          verifier
-	store      UserStore // nil: no user check
-	payloadErr string    // why the payload could not be decoded
+	v     verifier
+	store UserStore // nil: no user check
 }
 
 func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
@@ -243,33 +223,12 @@ func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
 	return d
 }
 
-// missing says why a step with needs cannot run on a, or "" when it can.
-func (d *diagnosis) missing(n need, a *attempt) string {
-	switch {
-	case n == needNothing:
-		return ""
-	case d.v.keys == nil && (n == needConfig || n == needKeys || n == needKey):
-		return "the configuration is not usable"
-	case n == needConfig:
-		return ""
-	case a.tok == nil:
-		return "the token could not be parsed"
-	case n == needKeys && d.v.keys.Ready(a.ctx) != nil:
-		return "no key set could be fetched"
-	case n == needKey && a.key == nil:
-		return "no key to verify with"
-	case n == needClaims && a.claims == nil:
-		return "the payload could not be decoded (" + d.payloadErr + ")"
-	}
-	return ""
-}
-
 func failed(name string, e *AppError) Check {
 	return Check{Name: name, ErrorID: e.ID, Detail: e.explain().Reason, NextStep: e.NextStep()}
 }
 
-// notRun is a check that could not run: it fails with the blocker's ID.
-func notRun(name, why string, blocker *Check) Check {
+// notRunCheck is a check that could not run: it fails with the blocker's ID.
+func notRunCheck(name, why string, blocker *Check) Check {
 	c := Check{Name: name, Detail: "not run: " + why}
 	if blocker != nil {
 		c.ErrorID, c.NextStep = blocker.ErrorID, blocker.NextStep
