@@ -97,7 +97,6 @@ func (h *LoginHandler) logFailure(r *http.Request, a *signInAttempt, e *AppError
 	if status >= 500 && status != http.StatusNotImplemented {
 		level = slog.LevelError
 	}
-	e.explain()
 	next := e.NextStep()
 	if e.identity && h.idAttribute != "" {
 		next += " Set " + h.idAttribute + " = objectId for the enforced provider, and confirm objectId <-> oid alignment."

@@ -117,7 +117,7 @@ func (v *verifier) claims(a *attempt) (*Claims, *AppError) {
 	}
 	c, e := decodeClaims(a.tok.payload64)
 	if e != nil {
-		a.payloadErr = e.explain()
+		a.payloadErr = e
 		return nil, e
 	}
 	a.claims = c
@@ -271,18 +271,12 @@ func (v *verifier) checkKey(a *attempt) (string, *AppError) {
 			return "", ErrInvalidToken.because("kid has a byte 0x%02x outside printable ASCII", c)
 		}
 	}
-	// A kid the key set does not hold is answered from the key source
-	// itself, which refreshes (rate-limited) as keyfunc would make it:
-	// keyfunc wraps a miss in fmt.Errorf, and an unknown-kid flood would pay
-	// for formatting a reason on every request. Keys it holds are resolved
-	// through keyfunc.
-	if _, err := v.keys.KeyRead(a.ctx, kid); err != nil {
-		a.noKey = true
-		return "", missed(err)
-	}
+	// One lookup, through keyfunc over the key source: a kid the set does
+	// not hold comes back as the source's *MissError (which refreshes,
+	// rate-limited), wrapped by keyfunc.
 	key, err := t.resolveKey(v.keyfunc.KeyfuncCtx(a.ctx))
 	if err != nil {
-		a.noKey = true // e.g. gone since the line above: a refresh replaced the set
+		a.noKey = true
 		return "", missed(err)
 	}
 	pub, ok := key.(*rsa.PublicKey)
@@ -294,7 +288,7 @@ func (v *verifier) checkKey(a *attempt) (string, *AppError) {
 }
 
 // missed answers a key that could not be resolved, with the next step that
-// fits why. The reason is formatted only if it is read.
+// fits why.
 func missed(err error) *AppError {
 	miss, ok := errors.AsType[*jwkscache.MissError](err)
 	switch {
@@ -322,7 +316,7 @@ func (v *verifier) checkSignature(a *attempt) (string, *AppError) {
 	}
 	sig, err := b64.DecodeString(t.sig64)
 	if err != nil {
-		return "", ErrInvalidToken.because("signature: %v", badByte{t.Raw, err})
+		return "", ErrInvalidToken.because("signature: %v", decodeFault(t.Raw, len(t.signingInput)+1, err))
 	}
 	t.Signature = sig
 	if want := a.key.Size(); len(t.Signature) != want {

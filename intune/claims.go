@@ -54,7 +54,7 @@ type Claims struct {
 func decodeClaims(payload64 string) (*Claims, *AppError) {
 	p, err := b64.DecodeString(payload64)
 	if err != nil {
-		return nil, errInvalidToken.because("payload: %v", badByte{payload64, err})
+		return nil, errInvalidToken.because("payload: %v", decodeFault(payload64, 0, err))
 	}
 	c := &Claims{}
 	if err := readMembers(p, claimNames, c.member); err != nil {

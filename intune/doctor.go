@@ -224,7 +224,7 @@ func newDiagnosis(ctx context.Context, cfg Config, o options) *diagnosis {
 }
 
 func failed(name string, e *AppError) Check {
-	return Check{Name: name, ErrorID: e.ID, Detail: e.explain().Reason, NextStep: e.NextStep()}
+	return Check{Name: name, ErrorID: e.ID, Detail: e.Reason, NextStep: e.NextStep()}
 }
 
 // notRunCheck is a check that could not run: it fails with the blocker's ID.

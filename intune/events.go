@@ -42,13 +42,12 @@ type SignInEvent struct {
 }
 
 // complete fills Reason and Token from the failure, on the dispatcher's
-// goroutine: a flood's requests do not format reasons or read rejected
-// tokens for events, and events the receiver is too slow for are never
-// formatted at all.
+// goroutine: a flood's requests do not read rejected tokens' claims for
+// events, and events the receiver is too slow for never read them at all.
 func (ev *SignInEvent) complete() {
 	if e := ev.failure; e != nil {
 		e.readUnverified()
-		ev.Reason, ev.Token, ev.failure = e.explain().Reason, e.Facts, nil
+		ev.Reason, ev.Token, ev.failure = e.Reason, e.Facts, nil
 	}
 }
 

@@ -40,9 +40,6 @@ func bind(cfg Config, v *Validator, owned bool) *binding {
 			b.off = errNotConfigured.because("%s", b.mismatch).fixedBy("Build the Validator from the handler's own Config, or apply configuration changes with LoginHandler.SetConfig.")
 		}
 	}
-	if b.off != nil {
-		b.off.explain() // once, before it is shared: gates copy its Reason
-	}
 	return b
 }
 

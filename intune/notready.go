@@ -31,7 +31,6 @@ const notReadyRetryAfter = "1"
 // its first SetConfig.
 func pendingBinding(cfg Config) *binding {
 	b := &binding{cfg: cfg, off: errNotReady.because("the host has not yet applied its configuration: the handler was built WithConfigPending and no SetConfig has succeeded since")}
-	b.off.explain()
 	return b
 }
 

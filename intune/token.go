@@ -55,8 +55,8 @@ func (t *token) parse(raw string) *AppError {
 	// Go's base64 decoders skip \r and \n even in strict mode, which would
 	// make "token\n" verify as "token". Every other byte outside base64url
 	// and '.' fails the decoding of its part (see badByte).
-	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
-		return errInvalidToken.because("%v", badByte{raw, nil})
+	if i := strings.IndexAny(raw, "\r\n"); i >= 0 {
+		return errInvalidToken.because("%v", badByte{raw, i, nil})
 	}
 	h64, rest, _ := strings.Cut(raw, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
@@ -68,7 +68,7 @@ func (t *token) parse(raw string) *AppError {
 	}
 	hdr, err := b64.DecodeString(h64)
 	if err != nil {
-		return errInvalidToken.because("header: %v", badByte{raw, err})
+		return errInvalidToken.because("header: %v", decodeFault(raw, 0, err))
 	}
 	t.signingInput, t.payload64, t.sig64 = raw[:len(h64)+1+len(p64)], p64, s64
 	t.Raw, t.Method = raw, jwt.SigningMethodRS256
@@ -97,22 +97,29 @@ func (t *token) parse(raw string) *AppError {
 	return nil
 }
 
-// badByte explains a part of raw that failed to decode (err; nil when the
-// token holds a line break): the first byte of the token outside the JWS
-// alphabet, with what it usually means, or else the decoder's error. It is
-// a reason's argument, scanned only when the reason is read: a
-// byte-by-byte scan of a 16 KB token costs more than decoding it, and a
-// flood's reasons are mostly never read.
+// badByte explains why a part of raw did not decode: the byte at offset
+// at, when it is outside the JWS alphabet, with what it usually means, or
+// else the decoder's error (err; nil for a line break).
 type badByte struct {
 	raw string
+	at  int
 	err error
 }
 
+// decodeFault is the badByte of the part of raw at offset part that failed
+// to decode with err: the decoder names the offset of the fault, so no
+// byte of a 16 KB token is scanned again.
+func decodeFault(raw string, part int, err error) badByte {
+	at := -1
+	if off, ok := err.(base64.CorruptInputError); ok && part+int(off) < len(raw) {
+		at = part + int(off)
+	}
+	return badByte{raw, at, err}
+}
+
 func (b badByte) String() string {
-	for i := 0; i < len(b.raw); i++ {
-		if !jwsByte[b.raw[i]] {
-			return fmt.Sprintf("token has a byte 0x%02x at offset %d outside base64url and '.'%s", b.raw[i], i, formatHint(b.raw))
-		}
+	if b.at >= 0 && !jwsByte[b.raw[b.at]] {
+		return fmt.Sprintf("token has a byte 0x%02x at offset %d outside base64url and '.'%s", b.raw[b.at], b.at, formatHint(b.raw))
 	}
 	return fmt.Sprintf("not base64url: %v", b.err)
 }

@@ -288,7 +288,7 @@ func (v *Validator) Validate(ctx context.Context, rawToken string) (*Claims, err
 	c, e := v.validate(&attempt{ctx: ctx, raw: rawToken})
 	if e != nil {
 		e.readUnverified()
-		return nil, e.explain()
+		return nil, e
 	}
 	return c, nil
 }
