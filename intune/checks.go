@@ -142,6 +142,7 @@ type verifier struct {
 	now       func() time.Time
 	keys      jwkscache.Source
 	keyfunc   keyfunc.Keyfunc
+	report    *keySetReport // counts key misses; nil for Diagnose
 }
 
 // attempt is one token going through the steps.
@@ -277,7 +278,7 @@ func (v *verifier) checkKey(a *attempt) (string, *AppError) {
 	key, err := t.resolveKey(v.keyfunc.KeyfuncCtx(a.ctx))
 	if err != nil {
 		a.noKey = true
-		return "", missed(err)
+		return "", v.missed(err)
 	}
 	pub, ok := key.(*rsa.PublicKey)
 	if !ok { // the key set holds RSA keys only; fail closed all the same
@@ -289,8 +290,11 @@ func (v *verifier) checkKey(a *attempt) (string, *AppError) {
 
 // missed answers a key that could not be resolved, with the next step that
 // fits why.
-func missed(err error) *AppError {
+func (v *verifier) missed(err error) *AppError {
 	miss, ok := errors.AsType[*jwkscache.MissError](err)
+	if ok && v.report != nil {
+		v.report.missed(miss)
+	}
 	switch {
 	case !ok:
 		return ErrInvalidToken.because("key resolution failed: %v", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,11 +93,13 @@ func NewValidator(ctx context.Context, cfg Config, opts ...Option) (*Validator, 
 		return nil, err
 	}
 	v := &Validator{verifier: newVerifier(cfg, o)}
-	v.report = &keySetReport{log: o.logger, tenant: v.tenant}
+	ko := keySetOptions(cfg, o)
+	v.report = &keySetReport{log: o.logger, tenant: v.tenant, stats: KeySetStats{
+		JWKSURL: jwkscache.Redact(ko.JWKSURL + ko.DiscoveryURL), RefreshEvery: ko.RefreshEvery, MinInterval: ko.MinInterval}}
+	v.verifier.report = v.report
 	v.report.events = newDispatcher(o.keySetEvents, func(p any) {
 		o.logger.Error("intune: the key-set event receiver panicked; the event was dropped", "panic", p)
 	})
-	ko := keySetOptions(cfg, o)
 	ko.OnFetch = v.report.fetched
 	cache, err := jwkscache.New(ctx, ko)
 	if err != nil {
@@ -147,19 +150,30 @@ func keySetOptions(cfg Config, o options) jwkscache.Options {
 		JWKSURL: cfg.JWKSURL, Client: cfg.HTTPClient, Clock: o.cacheClock,
 		RefreshEvery: o.refreshEvery, MinInterval: o.minInterval, Timeout: o.fetchTimeout,
 	}
+	if ko.RefreshEvery <= 0 { // resolved here, so that KeySetStats says what the cache does
+		ko.RefreshEvery = jwkscache.DefaultRefreshEvery
+	}
+	if ko.MinInterval <= 0 {
+		ko.MinInterval = jwkscache.DefaultMinInterval
+	}
 	if ko.JWKSURL == "" {
 		ko.DiscoveryURL, ko.ExpectedIssuer = cfg.discoveryURL(), cfg.issuer(strings.ToLower(cfg.TenantID))
 	}
 	return ko
 }
 
-// keySetReport turns the key cache's fetch reports into the admin's log and
-// the host's key-set events.
+// keySetReport turns the key cache's fetch reports into the admin's log,
+// the host's key-set events and the counters of KeySetStats, and counts the
+// tokens that name a kid the set does not hold.
 type keySetReport struct {
 	log        *slog.Logger
 	tenant     string
 	events     *dispatch.Dispatcher[KeySetEvent] // nil without WithKeySetEvents
 	skewLogged atomic.Bool
+
+	mu                      sync.Mutex
+	stats                   KeySetStats // the counters fetched updates; Keys is read from the set
+	unknownKID, rateLimited atomic.Uint64
 }
 
 // maxQuietSkew is how far this server's clock may be from Entra's before it
@@ -174,6 +188,7 @@ func (r *keySetReport) close() {
 
 func (r *keySetReport) fetched(f jwkscache.Fetch) {
 	ev := keySetEvent(r.tenant, f)
+	r.record(ev)
 	if r.events != nil {
 		r.events.Send(ev)
 	}
@@ -182,6 +197,35 @@ func (r *keySetReport) fetched(f jwkscache.Fetch) {
 		r.log.LogAttrs(context.Background(), slog.LevelWarn, "intune: this server's clock differs from Entra's",
 			slog.Duration("behind_entra_by", skew), slog.Time("entra_date", ev.ServerDate),
 			slog.String("next_step", "Synchronise this server's clock (NTP): tokens fail once it is 5 minutes behind Entra's, and expire early when it is ahead."))
+	}
+}
+
+// record counts one fetch in the stats.
+func (r *keySetReport) record(ev KeySetEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := &r.stats
+	s.Fetches++
+	if ev.Err != nil {
+		s.Failures++
+		s.LastFailure, s.LastError = ev.At, ev.Err.Error()
+	} else {
+		s.LastSuccess = ev.At
+	}
+	if ev.URL != "" {
+		s.JWKSURL = ev.URL
+	}
+	if !ev.ServerDate.IsZero() {
+		s.ServerDate, s.ClockOffset = ev.ServerDate, ev.ClockOffset
+	}
+}
+
+// missed counts a token naming a kid the set does not hold, and whether
+// the refresh it could trigger was rate-limited.
+func (r *keySetReport) missed(m *jwkscache.MissError) {
+	r.unknownKID.Add(1)
+	if m.Refresh == jwkscache.RefreshLimited {
+		r.rateLimited.Add(1)
 	}
 }
 
@@ -245,7 +289,7 @@ func (v *Validator) Close() error {
 	return nil
 }
 
-// KeySetStats are the key cache's counters, for the host's metrics.
+// KeySetStats are the key set's counters, for the host's metrics.
 type KeySetStats struct {
 	Fetches      uint64        // fetch attempts (start-up, scheduled, for unknown kids, manual)
 	Failures     uint64        // attempts that failed (the last good keys were kept)
@@ -265,15 +309,15 @@ type KeySetStats struct {
 	ClockOffset time.Duration // zero while unknown
 }
 
-// KeySetStats returns a snapshot of the key cache's counters.
+// KeySetStats returns a snapshot of the key set's counters.
 func (v *Validator) KeySetStats() KeySetStats {
-	s := v.cache.Stats()
-	return KeySetStats{
-		Fetches: s.Fetches, Failures: s.Failures, UnknownKID: s.UnknownKID, RateLimited: s.RateLimited,
-		Keys: s.Keys, LastSuccess: s.LastSuccess, LastFailure: s.LastFailure, LastError: s.LastError,
-		JWKSURL: s.JWKSURL, RefreshEvery: s.RefreshEvery, MinInterval: s.MinInterval,
-		ServerDate: s.ServerDate, ClockOffset: s.ClockOffset,
-	}
+	r := v.report
+	r.mu.Lock()
+	s := r.stats
+	r.mu.Unlock()
+	s.UnknownKID, s.RateLimited = r.unknownKID.Load(), r.rateLimited.Load()
+	s.Keys = v.cache.Set().Len()
+	return s
 }
 
 // RefreshKeys fetches the key set now (not rate-limited: for an admin action).

@@ -140,3 +140,30 @@ func TestValidateKeyBinding(t *testing.T) {
 		})
 	}
 }
+
+// TestKeySetStats: the counters the host exports, one type: fetches as the
+// cache reports them, and the tokens naming a kid the set does not hold,
+// counted where they are answered.
+func TestKeySetStats(t *testing.T) {
+	tenant := newTenant(t)
+	cfg := tenant.Config()
+	v := newValidator(t, cfg, intune.WithKeyRefresh(2*time.Hour, 3*time.Minute))
+	rogue := tenant.Token(it.WithKey(it.NewKey()))
+	for range 3 {
+		_, err := v.Validate(t.Context(), rogue)
+		require.ErrorIs(t, err, intune.ErrInvalidToken)
+	}
+	_, err := v.Validate(t.Context(), tenant.Token())
+	require.NoError(t, err)
+	st := v.KeySetStats()
+	assert.EqualValues(t, 1, st.Fetches, "the start-up fetch; the misses came within MinInterval of it")
+	assert.Zero(t, st.Failures)
+	assert.EqualValues(t, 3, st.UnknownKID)
+	assert.EqualValues(t, 3, st.RateLimited)
+	assert.Equal(t, 1, st.Keys)
+	assert.False(t, st.LastSuccess.IsZero())
+	assert.Equal(t, 2*time.Hour, st.RefreshEvery)
+	assert.Equal(t, 3*time.Minute, st.MinInterval)
+	assert.NotContains(t, st.JWKSURL, "?", "no query")
+	assert.NotEmpty(t, st.JWKSURL)
+}

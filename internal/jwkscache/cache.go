@@ -13,8 +13,9 @@
 // answered at once. A lookup of a held key never waits on the network or on
 // a lock.
 //
-// The package returns errors and reports fetches through Options.OnFetch; it
-// logs nothing and gives no advice: the public package speaks to the admin.
+// The package returns errors and reports fetches through Options.OnFetch (its
+// owner counts them); it logs nothing and gives no advice: the public package
+// speaks to the admin.
 package jwkscache
 
 import (
@@ -244,9 +245,7 @@ type Cache struct {
 	mu          sync.Mutex
 	inflight    *call
 	lastAttempt time.Time
-	stats       Stats // the parts that change per fetch
-
-	unknownKID, rateLimited atomic.Uint64
+	lastErr     error // of the last fetch, for Ready
 }
 
 type call struct {
@@ -267,7 +266,6 @@ func New(ctx context.Context, o Options) (*Cache, error) {
 		return nil, err
 	}
 	c := &Cache{src: src, done: make(chan struct{})}
-	c.stats.JWKSURL = src.where()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	// The first fetch ends when ctx does, or when the cache is closed.
 	first, stop := context.WithCancel(ctx)
@@ -307,7 +305,6 @@ func (c *Cache) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	if k := c.set.Load().Key(kid); k != nil {
 		return k.jwk, nil
 	}
-	c.unknownKID.Add(1)
 	cl, waited, err := c.refreshForMiss(ctx)
 	if k := c.set.Load().Key(kid); k != nil {
 		return k.jwk, nil
@@ -336,7 +333,6 @@ func (c *Cache) refreshForMiss(ctx context.Context) (cl *call, since time.Durati
 		since = c.src.o.Clock.Now().Sub(c.lastAttempt)
 		if !c.lastAttempt.IsZero() && since < c.src.o.MinInterval {
 			c.mu.Unlock()
-			c.rateLimited.Add(1)
 			return nil, since, nil
 		}
 		cl = c.startLocked(c.ctx, TriggerUnknownKID)
@@ -363,7 +359,7 @@ func (c *Cache) Ready(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return &InitError{URL: c.src.where(), Err: c.stats.lastErr}
+	return &InitError{URL: c.src.where(), Err: c.lastErr}
 }
 
 // Binding returns the issuer and cloud published with key kid, if pub is
@@ -436,7 +432,7 @@ func (c *Cache) startLocked(ctx context.Context, trig Trigger) *call {
 			c.set.Store(set)
 		}
 		ev.Keys = c.set.Load().Len()
-		c.stats.record(ev)
+		c.lastErr = ev.Err
 		c.inflight = nil
 		c.mu.Unlock()
 		cl.err = ev.Err
@@ -480,56 +476,6 @@ func (c *Cache) loop(lastErr error) {
 			return
 		}
 	}
-}
-
-// Stats are counters the host can export.
-type Stats struct {
-	Fetches      uint64    // fetch attempts (start-up, scheduled, for unknown kids, manual)
-	Failures     uint64    // attempts that failed (the last good keys were kept)
-	UnknownKID   uint64    // lookups of a kid not in the set
-	RateLimited  uint64    // of those, answered without a fetch because one ran less than MinInterval ago
-	Keys         int       // usable keys now
-	LastSuccess  time.Time // zero if never
-	LastFailure  time.Time // zero if never
-	LastError    string    // of the last failed fetch
-	JWKSURL      string    // where keys come from (discovered or configured), without query
-	RefreshEvery time.Duration
-	MinInterval  time.Duration
-	// ServerDate is the Date header of the last response that had one, and
-	// ClockOffset that date minus the local clock when it arrived: how far
-	// this server's clock is behind Entra's (negative: ahead), to the second.
-	ServerDate  time.Time
-	ClockOffset time.Duration
-
-	lastErr error
-}
-
-func (s *Stats) record(ev Fetch) {
-	s.Fetches++
-	if ev.Err != nil {
-		s.Failures++
-		s.LastFailure, s.LastError, s.lastErr = ev.At, ev.Err.Error(), ev.Err
-	} else {
-		s.LastSuccess = ev.At
-	}
-	if ev.URL != "" {
-		s.JWKSURL = ev.URL
-	}
-	if !ev.ServerDate.IsZero() {
-		s.ServerDate, s.ClockOffset = ev.ServerDate, ev.ClockOffset()
-	}
-}
-
-// Stats returns a snapshot of the counters.
-func (c *Cache) Stats() Stats {
-	c.mu.Lock()
-	s := c.stats
-	c.mu.Unlock()
-	s.UnknownKID, s.RateLimited = c.unknownKID.Load(), c.rateLimited.Load()
-	s.Keys = c.set.Load().Len()
-	s.RefreshEvery, s.MinInterval = c.src.o.RefreshEvery, c.src.o.MinInterval
-	s.lastErr = nil
-	return s
 }
 
 // Static is the key set of a single fetch: a Source with no refresh and no

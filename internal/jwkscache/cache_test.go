@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,10 +102,50 @@ func (s *server) set(status int, body []byte) {
 
 func newCache(t *testing.T, o Options) *Cache {
 	t.Helper()
+	log := &fetchLog{}
+	if o.OnFetch == nil {
+		o.OnFetch = log.add
+	}
 	c, err := New(context.Background(), o)
 	require.NoError(t, err)
+	fetchLogs.Store(c, log)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// fetchLog is what a cache of newCache reported through OnFetch (unless the
+// test set its own): the counting is the owner's, so tests count too.
+type fetchLog struct {
+	mu   sync.Mutex
+	list []Fetch
+}
+
+var fetchLogs sync.Map // *Cache -> *fetchLog
+
+func (l *fetchLog) add(f Fetch) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, f)
+}
+
+// fetchesOf returns the fetches c reported, in order.
+func fetchesOf(c *Cache) []Fetch {
+	v, _ := fetchLogs.Load(c)
+	l := v.(*fetchLog)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.list)
+}
+
+// failuresOf counts the fetches of c that failed.
+func failuresOf(c *Cache) int {
+	n := 0
+	for _, f := range fetchesOf(c) {
+		if f.Err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // lookup resolves kid as keyfunc does, through the Storage interface.
@@ -123,10 +165,10 @@ func TestPrefetchAtStart(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, k.Equal(&testKey(0).PublicKey))
 	assert.EqualValues(t, 1, srv.hits.Load(), "a cached key costs no fetch")
-	st := c.Stats()
-	assert.EqualValues(t, 1, st.Fetches)
-	assert.Equal(t, 1, st.Keys)
-	assert.False(t, st.LastSuccess.IsZero())
+	f := fetchesOf(c)
+	require.Len(t, f, 1)
+	assert.NoError(t, f[0].Err)
+	assert.Equal(t, 1, c.Set().Len())
 }
 
 func TestDownAtStartThenRecovers(t *testing.T) {
@@ -136,9 +178,9 @@ func TestDownAtStartThenRecovers(t *testing.T) {
 	c := newCache(t, Options{JWKSURL: srv.URL, Clock: clk})
 	_, err := lookup(t.Context(), c, "a")
 	require.ErrorIs(t, err, jwkset.ErrKeyNotFound)
-	st := c.Stats()
-	assert.EqualValues(t, 1, st.Failures)
-	assert.Contains(t, st.LastError, "status 503")
+	f := fetchesOf(c)
+	require.Len(t, f, 1)
+	assert.ErrorContains(t, f[0].Err, "status 503")
 
 	srv.set(200, setJSON(jwk("a", &testKey(0).PublicKey, nil)))
 	// The loop retries after a second of backoff, without waiting for a request.
@@ -178,9 +220,11 @@ func TestUnknownKIDRateLimited(t *testing.T) {
 	for i := range 1000 {
 		_, err := lookup(t.Context(), c, "random-"+string(rune('a'+i%26)))
 		require.ErrorIs(t, err, jwkset.ErrKeyNotFound)
+		miss, ok := errors.AsType[*MissError](err)
+		require.True(t, ok)
+		require.Equal(t, RefreshLimited, miss.Refresh, "answered at once, without a fetch")
 	}
 	assert.EqualValues(t, 1, srv.hits.Load(), "within a minute of the prefetch no miss fetches")
-	assert.EqualValues(t, 1000, c.Stats().RateLimited)
 
 	// Entra rotates: the new key is published.
 	srv.set(200, setJSON(jwk("a", &testKey(0).PublicKey, nil), jwk("new", &testKey(1).PublicKey, nil)))
@@ -278,7 +322,7 @@ func TestLastGoodKeysSurviveBadRefresh(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.reason)
 			_, err = lookup(t.Context(), c, "a")
 			require.NoError(t, err, "the last good key set is kept")
-			assert.EqualValues(t, 1, c.Stats().Failures)
+			assert.Equal(t, 1, failuresOf(c))
 		})
 	}
 }
@@ -289,9 +333,9 @@ func TestFetchTimeout(t *testing.T) {
 	defer close(gate)
 	srv.gate = gate
 	c := newCache(t, Options{JWKSURL: srv.URL, Timeout: 50 * time.Millisecond})
-	st := c.Stats()
-	assert.EqualValues(t, 1, st.Failures, "a hanging Entra fails the fetch after Timeout; New still returns")
-	assert.Contains(t, st.LastError, "deadline")
+	f := fetchesOf(c)
+	require.Len(t, f, 1, "a hanging Entra fails the fetch after Timeout; New still returns")
+	assert.ErrorContains(t, f[0].Err, "deadline")
 }
 
 func TestParseFiltersKeys(t *testing.T) {
@@ -356,8 +400,8 @@ func TestDiscovery(t *testing.T) {
 	t.Cleanup(d.Close)
 	c := newCache(t, Options{DiscoveryURL: d.URL + "/t/v2.0/.well-known/openid-configuration?appid=app", ExpectedIssuer: "https://login.microsoftonline.com/t/v2.0"})
 	assert.Equal(t, "appid=app", gotQuery.Load())
-	assert.Equal(t, 1, c.Stats().Keys)
-	assert.Equal(t, keys.URL, c.Stats().JWKSURL)
+	assert.Equal(t, 1, c.Set().Len())
+	assert.Equal(t, keys.URL, fetchesOf(c)[0].URL)
 
 	disco.Store(`{"issuer":"https://login.microsoftonline.com/other/v2.0","jwks_uri":"` + keys.URL + `"}`)
 	err := c.Refresh(t.Context())
@@ -365,7 +409,7 @@ func TestDiscovery(t *testing.T) {
 	assert.Contains(t, err.Error(), "discovery issuer")
 	disco.Store(`{"issuer":"https://login.microsoftonline.com/t/v2.0","jwks_uri":"ftp://x/keys"}`)
 	require.Error(t, c.Refresh(t.Context()))
-	assert.Equal(t, 1, c.Stats().Keys, "keys kept")
+	assert.Equal(t, 1, c.Set().Len(), "keys kept")
 }
 
 func TestNewNeedsOneURL(t *testing.T) {
