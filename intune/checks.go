@@ -183,7 +183,7 @@ func (v *verifier) checkKeySet(a *attempt) (string, *AppError) {
 		return "", notRun("the configuration is not usable")
 	}
 	if err := v.keys.Ready(a.ctx); err != nil {
-		return "", ErrJWKSInit.because("%v", err).fixedBy(keySetNextStep(err))
+		return "", errJWKSInit.because("%v", err).fixedBy(keySetNextStep(err))
 	}
 	return a.found(v.keySetFound), nil
 }
@@ -243,7 +243,7 @@ func (v *verifier) checkAlgorithm(a *attempt) (string, *AppError) {
 	case e != nil:
 		return "", e
 	case t.alg != "RS256":
-		return "", ErrInvalidToken.because("alg is %q, only RS256 is accepted", t.alg)
+		return "", errInvalidToken.because("alg is %q, only RS256 is accepted", t.alg)
 	}
 	return "alg RS256", nil
 }
@@ -263,13 +263,13 @@ func (v *verifier) checkKey(a *attempt) (string, *AppError) {
 	kid := t.kid
 	switch {
 	case kid == "":
-		return "", ErrInvalidToken.because("header has no kid")
+		return "", errInvalidToken.because("header has no kid")
 	case len(kid) > jwkscache.MaxKIDLen:
-		return "", ErrInvalidToken.because("kid is %d bytes long; Entra kids are about 27", len(kid))
+		return "", errInvalidToken.because("kid is %d bytes long; Entra kids are about 27", len(kid))
 	}
 	for i := 0; i < len(kid); i++ {
 		if c := kid[i]; c < 0x21 || c > 0x7e {
-			return "", ErrInvalidToken.because("kid has a byte 0x%02x outside printable ASCII", c)
+			return "", errInvalidToken.because("kid has a byte 0x%02x outside printable ASCII", c)
 		}
 	}
 	// One lookup, through keyfunc over the key source: a kid the set does
@@ -282,7 +282,7 @@ func (v *verifier) checkKey(a *attempt) (string, *AppError) {
 	}
 	pub, ok := key.(*rsa.PublicKey)
 	if !ok { // the key set holds RSA keys only; fail closed all the same
-		return "", ErrInvalidToken.because("key %q is a %T, not an RSA key", kid, key)
+		return "", errInvalidToken.because("key %q is a %T, not an RSA key", kid, key)
 	}
 	a.key = pub
 	return a.found(func() string { return fmt.Sprintf("kid %q is in the tenant's key set", kid) }), nil
@@ -297,11 +297,11 @@ func (v *verifier) missed(err error) *AppError {
 	}
 	switch {
 	case !ok:
-		return ErrInvalidToken.because("key resolution failed: %v", err)
+		return errInvalidToken.because("key resolution failed: %v", err)
 	case miss.Refresh == jwkscache.RefreshFailed:
-		return ErrInvalidToken.because("%v", miss).fixedBy("The key set could not be refreshed: check that this server reaches the Entra authority over https (proxy, firewall, DNS); the keys held are kept meanwhile.")
+		return errInvalidToken.because("%v", miss).fixedBy("The key set could not be refreshed: check that this server reaches the Entra authority over https (proxy, firewall, DNS); the keys held are kept meanwhile.")
 	}
-	return ErrInvalidToken.because("%v. %s", miss, claimsMappingHint).fixedBy(claimsMappingFix)
+	return errInvalidToken.because("%v. %s", miss, claimsMappingHint).fixedBy(claimsMappingFix)
 }
 
 const (
@@ -320,14 +320,14 @@ func (v *verifier) checkSignature(a *attempt) (string, *AppError) {
 	}
 	sig, err := b64.DecodeString(t.sig64)
 	if err != nil {
-		return "", ErrInvalidToken.because("signature: %v", decodeFault(t.Raw, len(t.signingInput)+1, err))
+		return "", errInvalidToken.because("signature: %v", decodeFault(t.Raw, len(t.signingInput)+1, err))
 	}
 	t.Signature = sig
 	if want := a.key.Size(); len(t.Signature) != want {
-		return "", ErrInvalidToken.because("signature is %d bytes, key %q needs %d", len(t.Signature), t.kid, want)
+		return "", errInvalidToken.because("signature is %d bytes, key %q needs %d", len(t.Signature), t.kid, want)
 	}
 	if err := t.Method.Verify(t.signingInput, t.Signature, a.key); err != nil {
-		return "", ErrInvalidToken.because("signature does not verify with key %q: %v", t.kid, err)
+		return "", errInvalidToken.because("signature does not verify with key %q: %v", t.kid, err)
 	}
 	a.verified = true
 	return a.found(func() string { return "RS256 signature verifies with key " + t.kid }), nil
@@ -339,11 +339,11 @@ func (v *verifier) checkExpiry(a *attempt) (string, *AppError) {
 	case e != nil:
 		return "", e
 	case c.bad["exp"] != "":
-		return "", ErrInvalidToken.because("%s", c.bad["exp"])
+		return "", errInvalidToken.because("%s", c.bad["exp"])
 	case c.ExpiresAt.IsZero():
-		return "", ErrTokenExpired.because("token has no exp claim")
+		return "", errTokenExpired.because("token has no exp claim")
 	case !a.now.Before(c.ExpiresAt.Add(v.cfg.Leeway)):
-		return "", ErrTokenExpired.because("token expired at %s, %s ago (leeway %s, server time %s)",
+		return "", errTokenExpired.because("token expired at %s, %s ago (leeway %s, server time %s)",
 			c.ExpiresAt.UTC().Format(time.RFC3339), a.now.Sub(c.ExpiresAt).Round(time.Second), v.cfg.Leeway, a.now.UTC().Format(time.RFC3339))
 	}
 	return a.foundInClaims(func() string {
@@ -360,7 +360,7 @@ func (v *verifier) checkNotBefore(a *attempt) (string, *AppError) {
 	}
 	for _, claim := range [...]string{"nbf", "iat"} {
 		if p, ok := c.bad[claim]; ok {
-			return "", ErrInvalidToken.because("%s", p)
+			return "", errInvalidToken.because("%s", p)
 		}
 	}
 	allowed := a.now.Add(clockSkew + v.cfg.Leeway)
@@ -369,7 +369,7 @@ func (v *verifier) checkNotBefore(a *attempt) (string, *AppError) {
 		at    time.Time
 	}{{"nbf", c.NotBefore}, {"iat", c.IssuedAt}} {
 		if !t.at.IsZero() && allowed.Before(t.at) {
-			return "", ErrInvalidToken.because("token %s is %s, %s ahead of this server's clock (allowed %s): check the server's clock (NTP)",
+			return "", errInvalidToken.because("token %s is %s, %s ahead of this server's clock (allowed %s): check the server's clock (NTP)",
 				t.claim, t.at.UTC().Format(time.RFC3339), t.at.Sub(a.now).Round(time.Second), clockSkew+v.cfg.Leeway).
 				fixedBy("Synchronise this server's clock (NTP): it is behind Entra's by more than the allowance.")
 		}
@@ -388,11 +388,11 @@ func (v *verifier) checkTenant(a *attempt) (string, *AppError) {
 	case e != nil:
 		return "", e
 	case c.bad["tid"] != "":
-		return "", ErrInvalidToken.because("%s", c.bad["tid"])
+		return "", errInvalidToken.because("%s", c.bad["tid"])
 	case c.TenantID == "":
-		return "", ErrMissingClaims.because("token has no tid claim").fixedBy(v2Fix)
+		return "", errMissingClaims.because("token has no tid claim").fixedBy(v2Fix)
 	case c.TenantID != v.tenant:
-		return "", ErrInvalidTenant.because("tid is %q, expected the configured Tenant ID %q", c.TenantID, v.tenant)
+		return "", errInvalidTenant.because("tid is %q, expected the configured Tenant ID %q", c.TenantID, v.tenant)
 	}
 	return a.foundInClaims(func() string { return "tid " + c.TenantID }), nil
 }
@@ -408,11 +408,11 @@ func (v *verifier) checkVersion(a *attempt) (string, *AppError) {
 	case e != nil:
 		return "", e
 	case c.Version == "1.0" || strings.HasPrefix(c.Issuer, "https://sts.windows.net/"):
-		return "", ErrExtractAuthData.because("token is a v1 access token (ver %q, iss %q); %s", c.Version, c.Issuer, v1Fix).fixedBy("In Entra, " + v1Fix + ".")
+		return "", errExtractAuthData.because("token is a v1 access token (ver %q, iss %q); %s", c.Version, c.Issuer, v1Fix).fixedBy("In Entra, " + v1Fix + ".")
 	case c.bad["ver"] != "":
-		return "", ErrInvalidToken.because("%s", c.bad["ver"])
+		return "", errInvalidToken.because("%s", c.bad["ver"])
 	case c.Version != "" && c.Version != "2.0":
-		return "", ErrInvalidToken.because("ver is %q, expected \"2.0\"", c.Version)
+		return "", errInvalidToken.because("ver is %q, expected \"2.0\"", c.Version)
 	}
 	return a.foundInClaims(func() string { return fmt.Sprintf("ver %q (v2 token)", c.Version) }), nil
 }
@@ -426,9 +426,9 @@ func (v *verifier) checkIssuer(a *attempt) (string, *AppError) {
 	case e != nil:
 		return "", e
 	case c.bad["iss"] != "":
-		return "", ErrInvalidToken.because("%s", c.bad["iss"])
+		return "", errInvalidToken.because("%s", c.bad["iss"])
 	case c.Issuer != v.issuer:
-		return "", ErrInvalidToken.because("iss is %q, expected %q", c.Issuer, v.issuer)
+		return "", errInvalidToken.because("iss is %q, expected %q", c.Issuer, v.issuer)
 	}
 	found := a.foundInClaims(func() string { return "iss " + c.Issuer })
 	if a.key == nil { // Diagnose, when the key could not be resolved
@@ -437,15 +437,15 @@ func (v *verifier) checkIssuer(a *attempt) (string, *AppError) {
 	kid := a.tok.kid
 	issuer, cloud, ok := v.keys.Binding(kid, a.key)
 	if !ok {
-		return "", ErrInvalidToken.because("signing key %q left the key set while the token was checked; the next attempt uses the new set", kid)
+		return "", errInvalidToken.because("signing key %q left the key set while the token was checked; the next attempt uses the new set", kid)
 	}
 	if issuer != "" {
 		if bound := strings.ReplaceAll(issuer, "{tenantid}", c.TenantID); bound != c.Issuer {
-			return "", ErrInvalidToken.because("signing key %q is bound to issuer %q, the token's iss is %q: that key never signs for this tenant", kid, bound, c.Issuer)
+			return "", errInvalidToken.because("signing key %q is bound to issuer %q, the token's iss is %q: that key never signs for this tenant", kid, bound, c.Issuer)
 		}
 	}
 	if cloud != "" && v.cloud != "" && cloud != v.cloud {
-		return "", ErrInvalidToken.because("signing key %q belongs to cloud %q, the configured authority is %q (%s)", kid, cloud, v.cfg.authority(), v.cloud)
+		return "", errInvalidToken.because("signing key %q belongs to cloud %q, the configured authority is %q (%s)", kid, cloud, v.cfg.authority(), v.cloud)
 	}
 	return found, nil
 }
@@ -460,7 +460,7 @@ func (v *verifier) checkAudience(a *attempt) (string, *AppError) {
 	case e != nil:
 		return "", e
 	case c.bad["aud"] != "":
-		return "", ErrInvalidToken.because("%s", c.bad["aud"])
+		return "", errInvalidToken.because("%s", c.bad["aud"])
 	case c.Audience == v.client || c.Audience == "api://"+v.client:
 		return a.foundInClaims(func() string { return "aud " + c.Audience }), nil
 	}
@@ -468,7 +468,7 @@ func (v *verifier) checkAudience(a *attempt) (string, *AppError) {
 	if c.Audience == graphAppID || c.Audience == "https://graph.microsoft.com" {
 		hint = "the token is for Microsoft Graph: the app requested the wrong scope (it must request " + v.cfg.Scope() + ")"
 	}
-	return "", ErrInvalidToken.because("aud is %q, expected %q or %q; %s", c.Audience, v.client, "api://"+v.client, hint).fixedBy(capitalize(hint) + ".")
+	return "", errInvalidToken.because("aud is %q, expected %q or %q; %s", c.Audience, v.client, "api://"+v.client, hint).fixedBy(capitalize(hint) + ".")
 }
 
 func (v *verifier) checkScope(a *attempt) (string, *AppError) {
@@ -477,13 +477,13 @@ func (v *verifier) checkScope(a *attempt) (string, *AppError) {
 	case e != nil:
 		return "", e
 	case c.bad["scp"] != "":
-		return "", ErrInvalidToken.because("%s", c.bad["scp"])
+		return "", errInvalidToken.because("%s", c.bad["scp"])
 	case slices.Contains(c.Scopes, scopeName):
 		return a.foundInClaims(func() string { return fmt.Sprintf("scp %q", c.scp) }), nil
 	case !c.hasScp && c.hasRoles:
-		return "", ErrInvalidToken.because("token has roles and no scp: it is an app-only token, not a user's delegated token")
+		return "", errInvalidToken.because("token has roles and no scp: it is an app-only token, not a user's delegated token")
 	}
-	return "", ErrInvalidToken.because("scp is %q, it must contain %q: expose the scope on the server API app, pre-authorize the mobile app and grant admin consent", c.scp, scopeName).
+	return "", errInvalidToken.because("scp is %q, it must contain %q: expose the scope on the server API app, pre-authorize the mobile app and grant admin consent", c.scp, scopeName).
 		fixedBy("On the server API app, expose the scope " + scopeName + ", pre-authorize the mobile app's client IDs and grant tenant-wide admin consent.")
 }
 
@@ -497,10 +497,10 @@ func (v *verifier) checkClient(a *attempt) (string, *AppError) {
 			return fmt.Sprintf("azp %q, %s (no allow-list configured)", c.AuthorizedParty, clientOf(c))
 		}), nil
 	case c.bad["azp"] != "":
-		return "", ErrInvalidToken.because("%s", c.bad["azp"])
+		return "", errInvalidToken.because("%s", c.bad["azp"])
 	}
 	if !slices.Contains(v.allowAZP, c.AuthorizedParty) {
-		e := ErrInvalidToken.because("azp is %q, not one of the allowed mobile client IDs %v", c.AuthorizedParty, v.allowAZP)
+		e := errInvalidToken.because("azp is %q, not one of the allowed mobile client IDs %v", c.AuthorizedParty, v.allowAZP)
 		if build := officialClient(c.AuthorizedParty); build != "" {
 			// The shipping app itself: the allow-list is what is wrong.
 			e = e.fixedBy("The token comes from the official Mattermost app's " + build + " build (client " + c.AuthorizedParty +
@@ -529,11 +529,11 @@ func (v *verifier) checkObjectID(a *attempt) (string, *AppError) {
 	}
 	switch p, bad := c.bad["oid"]; {
 	case bad:
-		e = ErrExtractAuthData.because("%s", p)
+		e = errExtractAuthData.because("%s", p)
 	case c.ObjectID == "":
-		e = ErrMissingClaims.because("token has no oid claim (or it is empty); v2 tokens for users always carry one")
+		e = errMissingClaims.because("token has no oid claim (or it is empty); v2 tokens for users always carry one")
 	case !isCanonicalGUID(c.ObjectID):
-		e = ErrExtractAuthData.because("oid %q is not a lower-case GUID, so it cannot be mapped to objectId", c.ObjectID)
+		e = errExtractAuthData.because("oid %q is not a lower-case GUID, so it cannot be mapped to objectId", c.ObjectID)
 	default:
 		return a.foundInClaims(func() string { return "oid " + c.ObjectID }), nil
 	}
@@ -552,7 +552,7 @@ func (v *verifier) validate(a *attempt) (*Claims, *AppError) {
 			continue
 		}
 		if e.ID == "" { // notRun: cannot happen after the checks before passed; fail closed
-			e = ErrInvalidToken.because("check %s could not run: %s", checks[i].name, e.Reason)
+			e = errInvalidToken.because("check %s could not run: %s", checks[i].name, e.Reason)
 		}
 		e.Facts = a.facts()
 		if a.noKey {
