@@ -118,8 +118,8 @@ func NewAppError(id string, status int, message, adminCause, adminNextStep strin
 		AdminCause: adminCause, AdminNextStep: adminNextStep}
 }
 
-// because returns a copy of the catalog row e (a sentinel's own row, not its
-// contents) carrying an internal reason, formatted now: that costs a
+// because returns a copy of the catalog row e (errX, never a sentinel)
+// carrying an internal reason, formatted now: that costs a
 // rejection at most 0.02x an RSA verify (measured), so nothing is deferred.
 func (e *AppError) because(format string, args ...any) *AppError {
 	return e.becauseText(fmt.Sprintf(format, args...))
@@ -127,7 +127,7 @@ func (e *AppError) because(format string, args ...any) *AppError {
 
 // becauseText is because with a reason already made.
 func (e *AppError) becauseText(reason string) *AppError {
-	c := *e.row()
+	c := *e
 	c.Reason = reason
 	return &c
 }
@@ -148,8 +148,7 @@ func (e *AppError) MarshalJSON() ([]byte, error) {
 // The library's rows: what it answers. The IDs, statuses and messages are
 // what the shipping app knows: they never change. The package's code names
 // these, never the exported sentinels, so that no caller can change an
-// answer (and because and becauseText copy a sentinel's row, not its
-// contents, should code name one).
+// answer (TestSentinelsCannotChangeAnswers).
 var (
 	errNotAvailable = &AppError{
 		ID: "api.user.login_by_intune.not_available.app_error", StatusCode: http.StatusNotImplemented,
@@ -298,9 +297,11 @@ var rows = []catalogRow{
 // (which holds for any *AppError with that row's ID) and for reading a row.
 //
 // Each is a copy of the library's own row. Changing one (its Message, its
-// StatusCode, even *ErrX = AppError{}) changes nothing the library answers,
-// nor what Catalog, Rows or LookupError return, nor what errors.Is matches
-// it with: the library reads its rows, never these variables' contents.
+// StatusCode, even *ErrX = AppError{}, or the variable itself) changes
+// nothing the library answers, nor what Catalog, Rows or LookupError
+// return: the library reads its rows, never these variables. A changed
+// sentinel still matches its row's errors with errors.Is; a variable given
+// another value matches what that value's ID names.
 // Localise messages with WithMessages; add rows with NewAppError.
 var (
 	ErrNotAvailable          = sentinel(errNotAvailable)
@@ -348,6 +349,8 @@ func sentinel(r *AppError) *AppError {
 
 // row is the library's own row behind e: the row itself when e is a
 // sentinel, else e (a row of the library's or the host's own, or a copy).
+// Is compares by it, so that a sentinel's ID is its row's whatever a caller
+// wrote into it.
 func (e *AppError) row() *AppError {
 	if r, ok := sentinelRows[e]; ok {
 		return r

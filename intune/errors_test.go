@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -157,4 +162,61 @@ func TestSentinelsCannotChangeAnswers(t *testing.T) {
 		assert.ErrorIs(t, err, intune.ErrTokenExpired, "matched by the sentinel's row, not its contents")
 		assert.NotErrorIs(t, err, intune.ErrInvalidToken)
 	})
+
+	// Then the variables themselves, given other values.
+	vars2 := []**intune.AppError{&intune.ErrNotAvailable, &intune.ErrNotConfigured, &intune.ErrBotLoginForbidden,
+		&intune.ErrAccountLocked, &intune.ErrProviderNotConfigured, &intune.ErrExtractAuthData, &intune.ErrAccountNotFound,
+		&intune.ErrInvalidToken, &intune.ErrTokenExpired, &intune.ErrMissingClaims, &intune.ErrInvalidTenant,
+		&intune.ErrJWKSInit, &intune.ErrInvalidParam,
+		&intune.ErrStoreFailed, &intune.ErrSessionFailed, &intune.ErrEmailInUse, &intune.ErrNotReady}
+	require.Len(t, vars2, len(vars))
+	for i, p := range vars2 {
+		require.Same(t, vars[i], *p, "vars2 lists the variables in sentinels' order")
+		*p = &intune.AppError{ID: "reassigned", StatusCode: 598, Message: "reassigned"}
+	}
+	t.Cleanup(func() {
+		for i, p := range vars2 {
+			*p = vars[i]
+		}
+	})
+	assert.Equal(t, before, intune.Rows())
+	t.Run("catalog, variables reassigned", catalogMatchesTSV)
+	t.Run("answers, variables reassigned", answersEveryCatalogRow)
+}
+
+// TestOnlyErrorsGoNamesTheSentinels: outside errors.go, the package's code
+// names its rows (errX), never an exported sentinel, on every path, not
+// only those TestSentinelsCannotChangeAnswers reaches.
+func TestOnlyErrorsGoNamesTheSentinels(t *testing.T) {
+	// The sentinels are errors.go's variables made by sentinel(...).
+	fset := token.NewFileSet()
+	defs, err := parser.ParseFile(fset, "errors.go", nil, 0)
+	require.NoError(t, err)
+	names := map[string]bool{}
+	ast.Inspect(defs, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Values) == len(vs.Names) {
+			for i, v := range vs.Values {
+				if call, ok := v.(*ast.CallExpr); ok && fmt.Sprint(call.Fun) == "sentinel" {
+					names[vs.Names[i].Name] = true
+				}
+			}
+		}
+		return true
+	})
+	require.Len(t, names, len(sentinels()))
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") || name == "errors.go" {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		require.NoError(t, err)
+		ast.Inspect(f, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok && names[id.Name] {
+				t.Errorf("%s names the sentinel %s: name its row, err%s", fset.Position(id.Pos()), id.Name, strings.TrimPrefix(id.Name, "Err"))
+			}
+			return true
+		})
+	}
 }
