@@ -25,6 +25,17 @@ const (
 	auditTimeout  = 5 * time.Second // bounds one batch write
 	auditQueue    = 4096            // records queued for the writer
 	maxAuditBatch = 512             // records per transaction at most
+
+	// A database that fails every write is logged at most this often (the
+	// sign-in handler's failure-log rate), not once per batch.
+	auditLogPerSecond = 10
+	auditLogBurst     = 100
+
+	// The trail's retention (flags -audit-max-age and -audit-max-records):
+	// pruned at start and then every auditPruneEvery.
+	defaultAuditMaxAge     = 90 * 24 * time.Hour
+	defaultAuditMaxRecords = 1_000_000
+	auditPruneEvery        = time.Hour
 )
 
 // auditDetail is the record's detail JSON: what an admin needs to follow
@@ -100,8 +111,11 @@ func (s *server) writeAudit() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), auditTimeout)
 		if err := s.db.AuditBatch(ctx, batch); err != nil {
-			s.log.Warn("audit: sign-in records were not written", "records", len(batch),
-				"first_request_id", batch[0].RequestID, "error", err)
+			s.auditFailed.Add(int64(len(batch)))
+			if s.auditLog.Allow() {
+				s.log.Warn("audit: sign-in records were not written", "records", len(batch),
+					"first_request_id", batch[0].RequestID, "error", err, "lost_so_far", s.auditFailed.Load())
+			}
 		}
 		cancel()
 		s.audited.Add(int64(len(batch)))
@@ -133,4 +147,34 @@ func (s *server) getAudit(w http.ResponseWriter, r *http.Request) {
 		recs = []sqlstore.AuditRecord{}
 	}
 	writeJSON(w, http.StatusOK, recs)
+}
+
+// pruneAuditEvery applies the retention bounds now and then every interval
+// until ctx ends. Replicas each prune: the deletes are idempotent.
+func (s *server) pruneAuditEvery(ctx context.Context, every time.Duration) {
+	if s.o.auditMaxAge <= 0 && s.o.auditMaxRecords <= 0 {
+		return
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		s.pruneAudit(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// pruneAudit deletes the records beyond the retention bounds once.
+func (s *server) pruneAudit(ctx context.Context) {
+	n, err := s.db.PruneAudit(ctx, s.o.auditMaxAge, s.o.auditMaxRecords)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("audit: pruning old records failed; retried at the next interval", "error", err)
+	case n > 0:
+		s.log.Info("audit: pruned records beyond the retention bounds", "deleted", n,
+			"max_age", s.o.auditMaxAge, "max_records", s.o.auditMaxRecords)
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,14 +68,12 @@ func (d configDoc) config() (intune.Config, error) {
 }
 
 // decodeDoc reads a configuration document onto base (a zero doc for PUT,
-// the current one for PATCH). What is wrong with it is a
+// for PATCH the stored one, freshly decoded: see liveConfig.change). What is wrong with it is a
 // *intune.ConfigError naming the field where one is at fault.
 func decodeDoc(body []byte, base configDoc) (configDoc, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	d := base
-	// The decoder writes a list into the array it finds: base's is not ours.
-	d.AllowedClientIDs = slices.Clone(base.AllowedClientIDs)
+	d := base // base must be the caller's own: the decoder writes a list into the array it finds
 	err := dec.Decode(&d)
 	if err == nil && dec.More() {
 		err = errors.New("more than one JSON value")
@@ -222,39 +219,93 @@ type errNotSaved struct{ err error }
 func (e errNotSaved) Error() string { return "the configuration could not be saved: " + e.err.Error() }
 func (e errNotSaved) Unwrap() error { return e.err }
 
-// change applies doc here, then saves it for the other replicas. A
-// configuration this replica cannot serve is never saved; one that cannot
-// be saved is taken back here.
-func (lc *liveConfig) change(ctx context.Context, doc configDoc) (int64, error) {
-	cfg, err := doc.config()
-	if err != nil {
-		return 0, err
+// errConflict is a change refused because the stored configuration is not
+// the one it was made from: the admin's If-Match names another version
+// (precondition), or another replica saved between this one's read and
+// write (the compare-and-set lost). Nothing was changed.
+type errConflict struct {
+	stored       int64 // the stored version now, when known
+	precondition bool  // If-Match named another version
+}
+
+func (e errConflict) Error() string {
+	if e.precondition {
+		return fmt.Sprintf("the configuration is at version %d, not the one If-Match names: read it again (GET), then change that", e.stored)
 	}
-	if err := cfg.Check(); err != nil {
-		return 0, err
-	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return 0, err
-	}
+	return "the configuration was changed meanwhile on another replica; nothing was changed: read it again (GET) and retry"
+}
+
+// change makes a new configuration from the stored one and puts it in
+// force everywhere, all under mu: it reads the stored document (a fresh
+// copy, decoded from the database, that no one else holds), makes the new
+// one from it (edit), checks it, applies it here (SetConfig, which refuses
+// what this replica cannot serve) and saves it if the stored version is
+// still the one read (SaveConfigIf). So two changes on this replica are
+// serialised, each made from the other's result; a change raced by another
+// replica is refused as errConflict and taken back here; and a refused
+// change leaves the stored and the live configuration as they were.
+// ifVersion, when not 0, is the version the admin's change was made from
+// (If-Match).
+func (lc *liveConfig) change(ctx context.Context, ifVersion int64, edit func(stored configDoc) (configDoc, error)) (configDoc, int64, error) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	old := lc.login.Config()
+	body, version, err := lc.db.LoadConfig(ctx)
+	if err != nil {
+		return configDoc{}, 0, errNotSaved{err}
+	}
+	if ifVersion != 0 && ifVersion != version {
+		return configDoc{}, 0, errConflict{stored: version, precondition: true}
+	}
+	stored := configDoc{}
+	if body != nil {
+		if stored, err = decodeDoc(body, configDoc{}); err != nil {
+			return configDoc{}, 0, fmt.Errorf("stored configuration version %d: %w", version, err)
+		}
+	}
+	doc, err := edit(stored)
+	if err != nil {
+		return configDoc{}, 0, err
+	}
+	cfg, err := doc.config()
+	if err != nil {
+		return configDoc{}, 0, err
+	}
+	if err := cfg.Check(); err != nil {
+		return configDoc{}, 0, err
+	}
+	next, err := json.Marshal(doc)
+	if err != nil {
+		return configDoc{}, 0, err
+	}
+	old := lc.login.Config() // a copy: ours to restore
 	actx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
 	if err := lc.login.SetConfig(actx, cfg); err != nil {
-		return 0, err
+		return configDoc{}, 0, err // refused: the handler kept what it had, nothing was saved
 	}
-	version, err := lc.db.SaveConfig(ctx, body)
+	saved, err := lc.db.SaveConfigIf(ctx, next, version)
 	if err != nil {
-		if rerr := lc.login.SetConfig(context.WithoutCancel(actx), old); rerr != nil {
-			lc.log.Error("intune: taking back a configuration that could not be saved failed", "error", rerr)
+		if lc.version != 0 { // a handler that never had a configuration has none to go back to
+			if rerr := lc.login.SetConfig(context.WithoutCancel(actx), old); rerr != nil {
+				lc.log.Error("intune: taking back a configuration that could not be saved failed", "error", rerr)
+			}
 		}
-		return 0, errNotSaved{err}
+		if errors.Is(err, sqlstore.ErrConfigConflict) {
+			return configDoc{}, 0, errConflict{}
+		}
+		return configDoc{}, 0, errNotSaved{err}
 	}
-	lc.version = version
-	lc.log.Info("intune: configuration saved for every replica", "version", version, "config", string(body))
-	return version, nil
+	lc.version = saved
+	lc.log.Info("intune: configuration saved for every replica", "version", saved, "config", string(next))
+	return docFrom(lc.login.Config()), saved, nil
+}
+
+// current is the configuration sign-ins run on now and its stored version,
+// read together.
+func (lc *liveConfig) current() (configDoc, int64) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return docFrom(lc.login.Config()), lc.version
 }
 
 // defaultConfig is what a new database starts with: the fake tenant (this
@@ -277,36 +328,88 @@ func (s *server) defaultConfig() configDoc {
 // admin endpoint answers with.
 const ConfigVersionHeader = "X-Intune-Config-Version"
 
-// getConfig answers the configuration sign-ins run on now.
+// getConfig answers the configuration sign-ins run on now, with its
+// version (ETag and ConfigVersionHeader): a change made from it may say so
+// with If-Match, and is then refused if another was saved meanwhile.
 func (s *server) getConfig(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set(ConfigVersionHeader, strconv.FormatInt(s.live.applied(), 10))
-	writeJSON(w, http.StatusOK, docFrom(s.login.Config()))
+	doc, version := s.live.current()
+	setVersion(w, version)
+	writeJSON(w, http.StatusOK, doc)
 }
 
-// putConfig replaces (PUT) or amends (PATCH) the configuration: 400 with
-// the field named for one that is wrong or that this server cannot serve
-// (its tenant's keys cannot be fetched), 200 with the configuration applied.
+func setVersion(w http.ResponseWriter, version int64) {
+	w.Header().Set(ConfigVersionHeader, strconv.FormatInt(version, 10))
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(version, 10)))
+}
+
+// ifMatch reads If-Match: a version as the ETag carries it ("7"), or
+// none (0). "*" is any version.
+func ifMatch(r *http.Request) (int64, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("If-Match %q is not a configuration version (the ETag of GET /api/v4/intune/config)", v)
+	}
+	return n, nil
+}
+
+// changed is the answer to a change: the configuration now in force, and
+// a warning when the change has a consequence the admin must know of.
+type changed struct {
+	configDoc
+	Warning string `json:"warning,omitempty"`
+}
+
+// splitWarning says what changing the enforced provider does to users, who
+// are keyed by provider and Entra objectId; "" when it does not change.
+func splitWarning(from, to string) string {
+	if strings.EqualFold(from, to) || from == "" || to == "" {
+		return ""
+	}
+	return fmt.Sprintf("AuthService changed from %q to %q: users are keyed by provider and Entra objectId, so every user who signed in under %q signs in as a new account under %q (the old accounts stay, unused). "+
+		"To keep them, change AuthService back, or move the accounts to the new provider first (Mattermost: mmctl user migrate-auth).", from, to, from, to)
+}
+
+// putConfig replaces (PUT) or amends (PATCH) the stored configuration: 400
+// with the field named for one that is wrong or that this server cannot
+// serve (its tenant's keys cannot be fetched), 412 when If-Match names a
+// version that is no longer the stored one, 409 when another replica saved
+// meanwhile, 200 with the configuration applied.
 func (s *server) putConfig(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "api.intune.config.invalid.app_error", "reading the body: "+err.Error())
 		return
 	}
-	base := configDoc{}
-	if r.Method == http.MethodPatch {
-		base = docFrom(s.login.Config())
+	want, err := ifMatch(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "api.intune.config.invalid.app_error", err.Error())
+		return
 	}
-	doc, err := decodeDoc(body, base)
-	var version int64
-	if err == nil {
-		version, err = s.live.change(r.Context(), doc)
-	}
+	var from string
+	doc, version, err := s.live.change(r.Context(), want, func(stored configDoc) (configDoc, error) {
+		from = stored.AuthService
+		if r.Method == http.MethodPatch {
+			return decodeDoc(body, stored)
+		}
+		return decodeDoc(body, configDoc{})
+	})
 	var ce *intune.ConfigError
 	var ns errNotSaved
+	var conflict errConflict
 	switch {
 	case errors.As(err, &ce):
 		writeJSON(w, http.StatusBadRequest, appError{ID: "api.intune.config.invalid.app_error", Message: err.Error(),
 			Field: ce.Field, StatusCode: http.StatusBadRequest})
+	case errors.As(err, &conflict):
+		status := http.StatusConflict
+		if conflict.precondition {
+			status = http.StatusPreconditionFailed
+		}
+		writeError(w, status, "api.intune.config.conflict.app_error", err.Error())
 	case errors.As(err, &ns):
 		s.log.Error("intune: configuration change not saved", "error", err)
 		writeError(w, http.StatusInternalServerError, "api.intune.config.save.app_error",
@@ -314,7 +417,11 @@ func (s *server) putConfig(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, http.StatusBadRequest, "api.intune.config.invalid.app_error", err.Error())
 	default:
-		w.Header().Set(ConfigVersionHeader, strconv.FormatInt(version, 10))
-		writeJSON(w, http.StatusOK, docFrom(s.login.Config()))
+		warning := splitWarning(from, doc.AuthService)
+		if warning != "" {
+			s.log.Warn("intune: the enforced provider changed: users split", "from", from, "to", doc.AuthService, "version", version)
+		}
+		setVersion(w, version)
+		writeJSON(w, http.StatusOK, changed{configDoc: doc, Warning: warning})
 	}
 }

@@ -28,12 +28,20 @@ func main() {
 	data := flag.String("data", defaultDataDir(), "data directory: the embedded SQLite database and the admin token (delete it to start over)")
 	dsn := flag.String("dsn", "", "database instead of the embedded one: postgres://user@host/db for PostgreSQL (replicas share one), or a SQLite file path")
 	adminToken := flag.String("admin-token", "", "the admin token for /api/v4/intune/* (or $CHATSERVER_ADMIN_TOKEN); default: kept in the data directory (SQLite) or generated (PostgreSQL)")
-	provider := flag.String("provider", "office365", "enforced provider of the configuration stored on first start: openid, office365 or saml")
+	provider := flag.String("provider", "office365", "enforced provider of the configuration stored on first start: openid, office365 or saml (users are keyed by provider: changing it later makes every user sign in as a new account)")
 	authority := flag.String("authority", "", "Authority of the configuration stored on first start (default: this server's own fake tenant)")
 	documented := flag.Bool("documented-codes", false, "answer with the documented codes: 400 for invalid_token, token_expired and extract_auth_data, and no text for the silent rows (default: as the server the shipping app knows, 401 and text)")
 	lifetime := flag.Duration("session-lifetime", sqlstore.DefaultSessionLifetime, "how long a session lasts")
 	dev := flag.Bool("dev", true, "DEV ONLY: serve a fake Entra tenant and /dev/token (loopback clients only); -dev=false for a real tenant")
 	verbose := flag.Bool("v", false, "debug logging (every sign-in)")
+	pool := sqlstore.DefaultPool
+	flag.IntVar(&pool.MaxOpen, "db-max-open", pool.MaxOpen, "database connections open at most (replicas x this must stay under PostgreSQL's max_connections); 0: no limit")
+	flag.IntVar(&pool.MaxIdle, "db-max-idle", pool.MaxIdle, "idle database connections kept (at most -db-max-open); fewer means connections opened and closed under load")
+	flag.DurationVar(&pool.MaxIdleTime, "db-max-idle-time", pool.MaxIdleTime, "an idle database connection is closed after this")
+	flag.DurationVar(&pool.MaxLifetime, "db-max-lifetime", pool.MaxLifetime, "a database connection is renewed after this (picks up a fail-over)")
+	auditAge := flag.Duration("audit-max-age", defaultAuditMaxAge, "audit records older than this are deleted (hourly); 0: no age bound")
+	auditRecords := flag.Int64("audit-max-records", defaultAuditMaxRecords, "audit records beyond the newest this many are deleted (hourly); 0: no count bound")
+	proxies := flag.String("trusted-proxies", "", "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-Proto and X-Forwarded-For are believed: Secure cookies behind a TLS proxy, the client's address for the admin rate limit; default: none (the headers are ignored)")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -50,8 +58,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "chatserver: -provider or -authority: %v\n", err)
 		os.Exit(2)
 	}
+	trusted, err := parseTrustedProxies(*proxies)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chatserver: -trusted-proxies: %v\n", err)
+		os.Exit(2)
+	}
 	o := options{dsn: *dsn, adminToken: *adminToken, provider: intune.AuthService(*provider), authority: *authority,
-		documentedCodes: *documented, sessionLifetime: *lifetime, dev: *dev, logger: log}
+		documentedCodes: *documented, sessionLifetime: *lifetime, dev: *dev, logger: log, pool: pool,
+		auditMaxAge: *auditAge, auditMaxRecords: *auditRecords, trustedProxies: trusted}
 	if o.adminToken == "" {
 		o.adminToken = os.Getenv("CHATSERVER_ADMIN_TOKEN")
 	}
@@ -236,7 +250,8 @@ func banner(w io.Writer, s *server, where, tokenNote string) {
   me:       curl -s %[1]s/api/v4/users/me -H "Authorization: Bearer $SESSION"
   fail:     curl -s %[1]s/oauth/intune -H 'Content-Type: application/json' -H 'X-Requested-With: XMLHttpRequest' -d '{"access_token":"'"$(curl -s '%[1]s/dev/token?expired=1')"'"}'
   admin:    curl -s %[1]s/api/v4/intune/config -H 'Authorization: Bearer %[2]s'
-            curl -s -X PATCH %[1]s/api/v4/intune/config -H 'Authorization: Bearer %[2]s' -d '{"AuthService":"openid"}'
+            curl -s -X PATCH %[1]s/api/v4/intune/config -H 'Authorization: Bearer %[2]s' -d '{"Leeway":"30s"}'
+            (a change applies at once on every replica; changing AuthService makes every user sign in as a new account)
             curl -s '%[1]s/api/v4/intune/audit?limit=10' -H 'Authorization: Bearer %[2]s'
             curl -s %[1]s/metrics -H 'Authorization: Bearer %[2]s'
   test page: %[1]s/admin/intune/test (user name: anything, password: the admin token)

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/mamlogin/mamlogin/examples/chatserver/sqlstore"
 	"github.com/mamlogin/mamlogin/intune"
@@ -30,6 +33,16 @@ type options struct {
 	sessionLifetime time.Duration // 0: sqlstore.DefaultSessionLifetime
 	dev             bool          // serve the fake Entra tenant and /dev/token
 	logger          *slog.Logger
+	// pool bounds the database connections; zero: sqlstore.DefaultPool.
+	pool sqlstore.Pool
+	// The audit trail's retention: records older than auditMaxAge, and all
+	// but the newest auditMaxRecords, are deleted every auditPruneEvery.
+	// Zero: no bound of that kind.
+	auditMaxAge     time.Duration
+	auditMaxRecords int64
+	// trustedProxies are the reverse proxies whose X-Forwarded-Proto and
+	// X-Forwarded-For are believed (proxy.go); none by default.
+	trustedProxies trustedProxies
 }
 
 // server is a Mattermost-like chat server, as far as mobile Intune sign-in
@@ -52,12 +65,16 @@ type server struct {
 	diagnosticID string // the client configuration's DiagnosticId (client.go)
 	ready        atomic.Bool
 
+	adminFails *failLimiter  // failed admin-token attempts per client address
+	auditLog   *rate.Limiter // bounds the records of failed audit writes
+
 	// The audit writer (audit.go): its queue, and its end.
 	auditQ               chan sqlstore.AuditRecord
 	auditQuit, auditDone chan struct{}
 	// Sign-in attempts answered and audit records settled (written or
 	// failed), so that Close can wait for the trail to catch up.
 	attempts, audited atomic.Int64
+	auditFailed       atomic.Int64 // records lost to failed writes
 
 	stop context.CancelFunc // ends the configuration watch
 	bg   sync.WaitGroup
@@ -75,11 +92,16 @@ func newServer(ctx context.Context, o options, base string) (*server, error) {
 		return nil, err
 	}
 	db.Logger = o.logger
+	if o.pool != (sqlstore.Pool{}) {
+		db.SetPool(o.pool)
+	}
 	s := &server{o: o, base: base, log: o.logger, db: db, users: db.Users(), sessions: db.Sessions(), mux: http.NewServeMux(),
-		auditQ: make(chan sqlstore.AuditRecord, auditQueue), auditQuit: make(chan struct{}), auditDone: make(chan struct{})}
+		auditQ: make(chan sqlstore.AuditRecord, auditQueue), auditQuit: make(chan struct{}), auditDone: make(chan struct{}),
+		adminFails: newFailLimiter(), auditLog: rate.NewLimiter(auditLogPerSecond, auditLogBurst)}
 	if o.sessionLifetime > 0 {
 		s.sessions.Lifetime = o.sessionLifetime
 	}
+	s.sessions.Secure = o.trustedProxies.secure // Secure cookies over TLS, or behind a trusted TLS proxy
 
 	// The metrics see every sign-in and key-set fetch; the audit trail every
 	// sign-in. Both receive them on the handler's own goroutine.
@@ -99,7 +121,9 @@ func newServer(ctx context.Context, o options, base string) (*server, error) {
 		hopts = append(hopts, intune.WithRetryStatus(http.StatusUnauthorized), intune.WithMessages(shippingMessages))
 	}
 	go s.writeAudit()
-	// Off until Start applies the stored configuration.
+	// Not ready (503 not_ready, never not_configured) until Start applies
+	// the stored configuration.
+	hopts = append(hopts, intune.WithConfigPending())
 	s.login = intune.NewLoginHandler(intune.Config{}, nil, s.users, s.sessions, hopts...)
 	s.live = &liveConfig{db: db, login: s.login, log: s.log, wake: make(chan struct{}, 1)}
 	if s.ops, err = newOps(s); err != nil {
@@ -146,7 +170,31 @@ func (s *server) routes() {
 	}
 }
 
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP answers 503 with Retry-After until Start is done, except what
+// must answer meanwhile: the readiness ping (which says 503 itself), the
+// sign-in routes (the handler answers not_ready until its configuration is
+// applied: the app shows "Sign in is starting up" with its Retry button)
+// and the fake tenant, whose keys Start fetches from this very server. Every
+// other answer before then would be made without the configuration: a
+// client configuration saying Intune is off, an admin reading an empty one.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() && !servesBeforeReady(r.URL.Path, s.tenant != nil) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "api.context.server_starting.app_error",
+			"The server is starting. Please try again in a moment.")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// servesBeforeReady says which paths answer before Start is done.
+func servesBeforeReady(path string, dev bool) bool {
+	switch path {
+	case "/api/v4/system/ping", "/oauth/intune", "/api/v4/users/login/intune":
+		return true
+	}
+	return dev && !strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/admin/") && path != "/metrics"
+}
 
 // Start applies the stored Intune configuration (storing the default one
 // on an empty database) and follows its changes until Close. Serve before
@@ -160,6 +208,7 @@ func (s *server) Start(ctx context.Context) error {
 	wctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.bg.Go(func() { s.live.watch(wctx) })
+	s.bg.Go(func() { s.pruneAuditEvery(wctx, auditPruneEvery) })
 	s.ready.Store(true)
 	return nil
 }

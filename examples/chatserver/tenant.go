@@ -156,8 +156,10 @@ func (s *server) adopt(ctx context.Context, stored configDoc, err error) error {
 	}
 	s.log.Warn("intune: the stored Authority is the fake tenant of an earlier run and does not answer; this server serves the same tenant and takes it over",
 		"authority", stored.Authority, "now", s.base, "error", err)
-	stored.Authority = s.base
-	_, cerr := s.live.change(ctx, stored)
+	_, _, cerr := s.live.change(ctx, 0, func(cur configDoc) (configDoc, error) {
+		cur.Authority = s.base
+		return cur, nil
+	})
 	return cerr
 }
 

@@ -98,3 +98,32 @@ func (db *DB) AuditRecords(ctx context.Context, limit int) ([]AuditRecord, error
 	}
 	return recs, nil
 }
+
+// PruneAudit deletes the records older than maxAge (0: no age bound) and
+// all but the newest maxRecords (0: no count bound), and returns how many
+// it deleted. Replicas may all prune: the deletes are idempotent.
+func (db *DB) PruneAudit(ctx context.Context, maxAge time.Duration, maxRecords int64) (int64, error) {
+	var deleted int64
+	del := func(q string, arg any) error {
+		res, err := db.sql.ExecContext(ctx, q, arg)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		deleted += n
+		return err
+	}
+	if maxAge > 0 {
+		if err := del(`DELETE FROM audit WHERE at < $1`, millis(db.now().Add(-maxAge))); err != nil {
+			return deleted, fmt.Errorf("sqlstore: prune audit by age: %w", err)
+		}
+	}
+	if maxRecords > 0 {
+		// The id of the newest record beyond the bound: it and every older
+		// one go (ids increase with inserts).
+		if err := del(`DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET $1)`, maxRecords); err != nil {
+			return deleted, fmt.Errorf("sqlstore: prune audit by count: %w", err)
+		}
+	}
+	return deleted, nil
+}

@@ -77,6 +77,53 @@ func (db *DB) SaveConfig(ctx context.Context, body []byte) (version int64, err e
 	return version, nil
 }
 
+// ErrConfigConflict is SaveConfigIf's answer when the stored version is no
+// longer the one the change was made from: another writer (another admin,
+// another replica) saved in between.
+var ErrConfigConflict = errors.New("sqlstore: the configuration was changed meanwhile")
+
+// SaveConfigIf stores body as SaveConfig does, but only if the stored
+// version is still version (0: none stored yet); otherwise it stores
+// nothing and returns ErrConfigConflict. It is a compare-and-set on the
+// version: of two replicas that read the same version and write at once,
+// one wins and the other is told, so no update is silently lost. On
+// PostgreSQL the UPDATE re-checks its WHERE on the row a concurrent
+// transaction committed; on SQLite writers are serialised anyway.
+func (db *DB) SaveConfigIf(ctx context.Context, body []byte, version int64) (int64, error) {
+	if !json.Valid(body) {
+		return 0, errors.New("sqlstore: save config: body is not JSON")
+	}
+	var saved int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		q := `UPDATE intune_config SET version = version + 1, body = $1, update_at = $2 WHERE id = 1 AND version = $3 RETURNING version`
+		if version == 0 {
+			q = `INSERT INTO intune_config (id, version, body, update_at) VALUES (1, 1, $1, $2) ON CONFLICT (id) DO NOTHING RETURNING version`
+		}
+		args := []any{string(body), millis(db.now())}
+		if version != 0 {
+			args = append(args, version)
+		}
+		if err := tx.QueryRowContext(ctx, q, args...).Scan(&saved); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrConfigConflict
+			}
+			return err
+		}
+		if db.engine == EnginePostgres {
+			_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, ConfigChannel, strconv.FormatInt(saved, 10))
+			return err
+		}
+		return nil
+	})
+	if errors.Is(err, ErrConfigConflict) {
+		return 0, ErrConfigConflict
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: save config: %w", err)
+	}
+	return saved, nil
+}
+
 // InitConfig stores body as the configuration's first version unless one
 // was saved before, and reports whether it did. Replicas starting together
 // on an empty database may all call it with their default: one wins, and

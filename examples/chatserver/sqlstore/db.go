@@ -97,11 +97,45 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, err
 		}
 	}
+	db.SetPool(DefaultPool)
 	if err := db.migrate(ctx); err != nil {
 		db.sql.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// Pool bounds the store's connections. database/sql's defaults suit
+// neither engine under load: no cap on open connections (a burst of
+// sign-ins can exhaust PostgreSQL's max_connections, shared by every
+// replica), and 2 idle ones kept (the rest are closed as each burst ends
+// and opened again by the next: a connection per few dozen sign-ins, each a
+// PostgreSQL backend process forked and authenticated).
+type Pool struct {
+	MaxOpen     int           // connections open at most (in use or idle); requests beyond wait for one
+	MaxIdle     int           // idle connections kept; at most MaxOpen
+	MaxIdleTime time.Duration // an idle connection is closed after this
+	MaxLifetime time.Duration // a connection is closed after this, so that a fail-over or a new server is picked up
+}
+
+// DefaultPool is what Open sets: 20 open and 20 idle connections per
+// process (replicas times MaxOpen must stay under PostgreSQL's
+// max_connections, 100 by default, with room for the admin's tools),
+// idle ones closed after 5 minutes, every one renewed after 30.
+var DefaultPool = Pool{MaxOpen: 20, MaxIdle: 20, MaxIdleTime: 5 * time.Minute, MaxLifetime: 30 * time.Minute}
+
+// SetPool applies p to the store's connection pool (the WatchConfig
+// connection on PostgreSQL is outside it, one more per process). A
+// MaxIdle above MaxOpen is lowered to it.
+func (db *DB) SetPool(p Pool) {
+	db.sql.SetMaxOpenConns(p.MaxOpen)
+	idle := p.MaxIdle
+	if p.MaxOpen > 0 {
+		idle = min(idle, p.MaxOpen)
+	}
+	db.sql.SetMaxIdleConns(idle)
+	db.sql.SetConnMaxIdleTime(p.MaxIdleTime)
+	db.sql.SetConnMaxLifetime(p.MaxLifetime)
 }
 
 // sqliteDSN adds the connection settings to a SQLite path. modernc applies

@@ -39,6 +39,11 @@ type Sessions struct {
 	// Lifetime is how long a session lasts from sign-in; 0 means
 	// DefaultSessionLifetime.
 	Lifetime time.Duration
+	// Secure says whether a request reached the server over TLS, so that
+	// its cookies are Secure; nil means r.TLS != nil. A server behind a TLS
+	// proxy sets it to believe that proxy's X-Forwarded-Proto (and no one
+	// else's).
+	Secure func(r *http.Request) bool
 
 	db *DB
 }
@@ -58,7 +63,7 @@ func (s *Sessions) lifetime() time.Duration {
 // IssueSession opens a session for the signed-in user and writes its
 // credentials: header Token, cookies MMAUTHTOKEN (HttpOnly), MMUSERID and
 // MMCSRF, all expiring with the session, Secure when the request came over
-// TLS, SameSite Lax.
+// TLS (see Secure), SameSite Lax.
 //
 // A sign-in with a device id first revokes every other live session of
 // that device id, whoever's, in the same transaction as the insert: the
@@ -107,6 +112,9 @@ func (s *Sessions) IssueSession(ctx context.Context, w http.ResponseWriter, r *h
 	}
 
 	secure := r.TLS != nil
+	if s.Secure != nil {
+		secure = s.Secure(r)
+	}
 	cookie := func(name, value string, httpOnly bool) *http.Cookie {
 		return &http.Cookie{Name: name, Value: value, Path: "/", Expires: expires, MaxAge: int(lifetime.Seconds()),
 			HttpOnly: httpOnly, Secure: secure, SameSite: http.SameSiteLaxMode}
