@@ -54,7 +54,7 @@ var clouds = map[string]cloud{
 // Mobile Security). The zero value is "disabled".
 type Config struct {
 	Enable      bool        // Intune MAM sign-in is on
-	AuthService AuthService // the enforced provider: AuthServiceOpenID, AuthServiceOffice365 or AuthServiceSAML
+	AuthService AuthService // the enforced provider: AuthServiceOpenID, AuthServiceOffice365 or AuthServiceSAML; users are keyed by it and oid, so changing it splits them
 	TenantID    string      // Directory (tenant) ID
 	ClientID    string      // Application (client) ID of the server API app
 	// optional

@@ -76,12 +76,65 @@
 // rows with text ("Microsoft Intune authentication is not configured.").
 // -documented-codes answers with the contract's documented codes instead.
 //
+// # Changing the configuration
+//
+// GET /api/v4/intune/config answers the configuration with its stored
+// version (ETag, X-Intune-Config-Version). A PUT or PATCH is made from the
+// stored configuration, checked, applied and saved under one lock: two
+// changes on one replica are serialised, each made from the other's result,
+// and a refused one (400, the field named) changes nothing, stored or live.
+// The save is a compare-and-set on the stored version: of two replicas
+// changing at once, the later is refused with 409 (read again and retry),
+// never saved over the other. A change sent with If-Match: "<version>" is
+// refused with 412 if another was saved since that version was read.
+//
+// Changing AuthService splits users: they are keyed by provider and Entra
+// objectId, so after it every user signs in as a new account (the old ones
+// stay, unused). The answer to such a change carries a "warning" saying
+// so; keep the provider, or move the accounts first (Mattermost: mmctl user
+// migrate-auth). Enable, Leeway and AllowedClientIDs change no one's
+// account.
+//
+// # Operating it
+//
+// Start-up: the server listens at once (the fake tenant must answer the
+// keys fetch of its own configuration), but until the stored configuration
+// is applied sign-in answers ent.intune.login.not_ready.app_error (503,
+// Retry-After: the app shows "Sign in is starting up" with its Retry
+// button; never not_configured, which tells the app Intune is off) and every
+// other route but the ping and the fake tenant answers 503 with
+// Retry-After. The ping answers 200 once the server is ready.
+//
+// The database pool: -db-max-open (default 20), -db-max-idle (20),
+// -db-max-idle-time (5m), -db-max-lifetime (30m). Replicas times
+// -db-max-open must stay under PostgreSQL's max_connections (100 by
+// default), with room for the admin's tools; each replica also holds one
+// connection for LISTEN. database/sql's own defaults (no cap, 2 idle) open
+// and close a connection per few dozen sign-ins under load
+// (BenchmarkSignIn reports conns-opened).
+//
+// The audit trail is pruned hourly, on each replica, to -audit-max-age
+// (default 2160h, 90 days) and -audit-max-records (default 1000000); 0
+// removes that bound. A database that fails audit writes is logged at most
+// at the sign-in failure-log rate, each record counting what was lost.
+//
+// The admin token: a client address that sends five wrong tokens is
+// answered 429 with Retry-After (one more attempt every 12 s), before its
+// next guess is compared; the log names the address, never what was sent.
+//
+// Behind a reverse proxy: -trusted-proxies lists the proxies (IPs or CIDRs)
+// whose X-Forwarded-Proto and X-Forwarded-For are believed. With it,
+// cookies are Secure when the proxy says the request came over https, and
+// the admin rate limit counts the client's address, not the proxy's.
+// Without it (the default) those headers are ignored: anyone can send them.
+//
 // # Files
 //
 // One file per concern, to copy from: main.go (flags, start-up), server.go
 // (routes, life cycle), ops.go (metrics and the test page), config.go (the live configuration), client.go (what
 // the app reads before it signs in), users.go (the session's user, logout),
-// admin.go (the admin token), audit.go (the audit trail), tenant.go (the
+// admin.go and adminlimit.go (the admin token and its rate limit), proxy.go
+// (trusted proxies), audit.go (the audit trail), tenant.go (the
 // fake tenant: delete it in a real server), and sqlstore (users, sessions,
 // configuration and audit in SQL).
 package main
