@@ -122,14 +122,19 @@ func jsonFault(err error) error {
 // kind is consumed and returned instead (valid until d reads on), for the
 // caller to say what it was.
 func stringValue(d *jsontext.Decoder, dst *string) (other jsontext.Value, err error) {
-	if d.PeekKind() != '"' {
-		return d.ReadValue()
+	v, err := d.ReadValue() // checked once here, UTF-8 included
+	switch {
+	case err != nil:
+		return nil, err
+	case v.Kind() != '"':
+		return v, nil
+	case bytes.IndexByte(v, '\\') < 0: // the common case: the text as it is (Token.String would scan it again)
+		*dst = string(v[1 : len(v)-1])
+	default:
+		b, _ := jsontext.AppendUnquote(nil, v) // valid: the decoder vouched for it
+		*dst = string(b)
 	}
-	tok, err := d.ReadToken()
-	if err == nil {
-		*dst = tok.String()
-	}
-	return nil, err
+	return nil, nil
 }
 
 // requireString is stringValue for a member that must be a string: any

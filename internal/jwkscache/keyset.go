@@ -331,8 +331,8 @@ func (s *Set) MarshalWithOptions(ctx context.Context, _ jwkset.JWKMarshalOptions
 }
 
 // MissError says that a kid is not in the key set, and what was done about
-// it. It wraps jwkset.ErrKeyNotFound. Its text is made only when read: a
-// flood of unknown kids makes one per request.
+// it. It wraps jwkset.ErrKeyNotFound. Its text is made once, when first
+// read.
 type MissError struct {
 	KID     string
 	Keys    int           // usable keys held
@@ -340,6 +340,8 @@ type MissError struct {
 	Waited  time.Duration // RefreshLimited: the time since the last fetch
 	Every   time.Duration // RefreshLimited: the least time between two fetches for unknown kids
 	Err     error         // RefreshFailed, RefreshInterrupted: why the refresh did not help
+
+	text string // Error's, made once: keyfunc's wrapping and the caller's reason both read it
 }
 
 // MissRefresh is what a miss did to find the key.
@@ -353,7 +355,16 @@ const (
 	RefreshFresh                          // the key set was freshly fetched, and still lacks the kid
 )
 
+// Error says what the miss found and did. A MissError is made per lookup
+// and read by that lookup's caller alone, so its text is kept once made.
 func (e *MissError) Error() string {
+	if e.text == "" {
+		e.text = e.message()
+	}
+	return e.text
+}
+
+func (e *MissError) message() string {
 	msg := "kid " + strconv.Quote(clipKID(e.KID)) + " is not in the key set (" + strconv.Itoa(e.Keys) + " keys)"
 	switch e.Refresh {
 	case RefreshLimited:
