@@ -55,7 +55,7 @@ func (t *token) parse(raw string) *AppError {
 	// Go's base64 decoders skip \r and \n even in strict mode, which would
 	// make "token\n" verify as "token". Every other byte outside base64url
 	// and '.' fails the decoding of its part (see badByte).
-	if i := strings.IndexAny(raw, "\r\n"); i >= 0 {
+	if i := lineBreak(raw); i >= 0 {
 		return errInvalidToken.because("%v", badByte{raw, i, nil})
 	}
 	h64, rest, _ := strings.Cut(raw, ".")
@@ -95,6 +95,16 @@ func (t *token) parse(raw string) *AppError {
 		return errInvalidToken.because("header has crit: critical extensions are not supported")
 	}
 	return nil
+}
+
+// lineBreak is the offset of the first \n or \r in raw, or -1. Two
+// IndexByte scans: IndexAny walks a long token byte by byte.
+func lineBreak(raw string) int {
+	i, j := strings.IndexByte(raw, '\n'), strings.IndexByte(raw, '\r')
+	if i < 0 || (j >= 0 && j < i) {
+		return j
+	}
+	return i
 }
 
 // badByte explains why a part of raw did not decode: the byte at offset
