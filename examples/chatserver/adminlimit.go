@@ -11,8 +11,10 @@ import (
 
 // Failed admin-token attempts are rate-limited per client address: a few
 // mistakes are free, a guesser is answered 429 with Retry-After before its
-// guess is even compared. Only failures spend the allowance; the admin
-// with the right token is never slowed.
+// guess is even compared. Only failures spend the allowance: an admin who
+// gives the right token is never slowed, unless their address has just
+// spent it (then the right token waits too, or the limit would tell a
+// guesser which guess was right).
 const (
 	adminFailBurst   = 5                // failed attempts allowed at once
 	adminFailEvery   = 12 * time.Second // then one more per interval (5 a minute)
