@@ -146,33 +146,39 @@ func TestLiveConfigurationUnderLoad(t *testing.T) {
 	off.Enable = false
 	tok := r.tenant.Token()
 
-	stop, flipped := make(chan struct{}), make(chan struct{})
-	var flips atomic.Int64
+	// The flipper makes a fixed number of changes and the sign-ins run
+	// until it is done (at least 25 each): the two overlap however the
+	// machine schedules them, and nothing counts on timing.
+	const changes = 60
+	flipped := make(chan struct{})
 	go func() {
 		defer close(flipped)
 		cfgs := []intune.Config{r.cfg, saml, off}
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+		for i := range changes {
 			if err := h.SetConfig(context.Background(), cfgs[i%3]); err != nil {
-				panic(err)
+				t.Errorf("SetConfig: %v", err)
+				return
 			}
-			flips.Add(1)
 		}
 	}()
 	var wg sync.WaitGroup
-	var ok, disabled atomic.Int64
+	var sent, ok, disabled atomic.Int64
 	for range 4 {
 		wg.Go(func() {
-			for range 100 {
+			for n := 0; ; n++ {
+				if n >= 25 {
+					select {
+					case <-flipped:
+						return
+					default:
+					}
+				}
+				sent.Add(1)
 				rec := post(h, appBody(tok))
 				switch {
 				case rec.Code == http.StatusOK:
 					var p it.Profile
-					if json.Unmarshal(rec.Body.Bytes(), &p) != nil || !strings.EqualFold(p.AuthService, p.AuthService) {
+					if json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.ID == "" {
 						t.Errorf("bad body %s", rec.Body.String())
 					}
 					ok.Add(1)
@@ -185,10 +191,9 @@ func TestLiveConfigurationUnderLoad(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(stop)
 	<-flipped // before the deferred Close: a SetConfig on a closed handler fails
-	assert.Greater(t, flips.Load(), int64(10))
-	assert.EqualValues(t, 400, ok.Load()+disabled.Load())
+	assert.GreaterOrEqual(t, sent.Load(), int64(100))
+	assert.Equal(t, sent.Load(), ok.Load()+disabled.Load(), "every sign-in answered on one whole configuration")
 }
 
 // TestHandlerRefusesAValidatorOfAnotherConfiguration: a handler never acts
