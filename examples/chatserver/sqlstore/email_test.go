@@ -1,11 +1,15 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -159,4 +163,78 @@ func engineOf(dsn string) string {
 		return sqlstore.EnginePostgres
 	}
 	return sqlstore.EngineSQLite
+}
+
+// TestSyncRacingAFirstSignInWithTheAddress: Bob's first sign-in with an
+// address is inserted but not yet committed when Alice's sync moves her to
+// it. A query of Alice's cannot see Bob's row (READ COMMITTED); the unique
+// index waits for Bob's commit and then refuses. The sign-in must not fail:
+// Alice keeps her address, the rest syncs, and the store logs why.
+func TestSyncRacingAFirstSignInWithTheAddress(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db, _ := open(t, dsn)
+		var logged syncBuffer
+		db.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+		users := db.Users()
+		alice, err := users.CreateUser(ctx, intune.AuthServiceOpenID, aliceClaims())
+		require.NoError(t, err)
+
+		bob, err := db.SQL().BeginTx(ctx, nil) // Bob's sign-in, on its own connection
+		require.NoError(t, err)
+		defer func() { _ = bob.Rollback() }()
+		_, err = bob.ExecContext(ctx, `INSERT INTO users (id, username, email, auth_service, auth_data, create_at, update_at)
+			VALUES ('bob', 'bob', 'new@contoso.com', 'openid', $1, 0, 0)`, otherOID)
+		require.NoError(t, err)
+
+		type result struct {
+			u   *intune.User
+			err error
+		}
+		synced := make(chan result, 1)
+		go func() {
+			u, err := users.SyncUser(ctx, alice, &intune.Claims{ObjectID: oid, Email: "New@Contoso.com", GivenName: "Alicia"})
+			synced <- result{u, err}
+		}()
+		if db.Engine() == sqlstore.EnginePostgres {
+			// Commit only once Alice's update waits on Bob's row: that is the
+			// race. (SQLite has one writer: Alice's update waits for the
+			// write lock and runs after the commit, whenever it started.)
+			require.Eventually(t, func() bool {
+				var waiting int
+				err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE users SET%'`).Scan(&waiting)
+				return err == nil && waiting == 1
+			}, 10*time.Second, 5*time.Millisecond, "Alice's update never waited on Bob's insert")
+		}
+		require.NoError(t, bob.Commit())
+
+		r := <-synced
+		require.NoError(t, r.err, "a sign-in is no reason to fail")
+		require.Equal(t, "alice@contoso.com", profile(t, r.u).Email, "Bob holds the address: Alice keeps hers")
+		require.Equal(t, "Alicia", profile(t, r.u).FirstName, "the rest syncs")
+		require.Contains(t, logged.String(), "stored address is kept")
+		require.Contains(t, logged.String(), alice.ID)
+		held, err := users.UserByObjectID(ctx, intune.AuthServiceOpenID, otherOID)
+		require.NoError(t, err)
+		require.Equal(t, "new@contoso.com", profile(t, held).Email)
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger on another goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

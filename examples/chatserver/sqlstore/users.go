@@ -9,6 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/mamlogin/mamlogin/intune"
 )
 
@@ -221,28 +225,68 @@ func (s *Users) AddUser(ctx context.Context, p Profile) (*intune.User, error) {
 // family name) to u, bumps update_at, and returns the user as stored
 // afterwards: if an administrator deactivated the user meanwhile, the
 // result says so, and sign-in refuses it. A new address that another
-// account holds is not applied (the user keeps the stored one): the user
-// is the right one, found by objectId, and a sign-in is no reason to fail.
+// account holds is not applied (the user keeps the stored one, and the
+// store logs why): the user is the right one, found by objectId, and a
+// sign-in is no reason to fail.
+//
+// Whether another account holds the address is the unique index's answer,
+// not a prior SELECT: under READ COMMITTED a query cannot see another
+// transaction's uncommitted insert (a concurrent first sign-in with that
+// address), but the index waits for it and then refuses. So the update is
+// tried with the new address and, on a violation of users_email_key,
+// re-run keeping the stored one.
 func (s *Users) SyncUser(ctx context.Context, u *intune.User, c *intune.Claims) (*intune.User, error) {
-	// COALESCE(NULLIF(new, ''), old): an absent claim keeps the stored
-	// value; so does an address held by another account. (The CASTs tell
-	// PostgreSQL the parameter's type, which lower() alone does not.)
+	email := emailFrom(c)
+	err := s.syncUser(ctx, u.ID, email, c)
+	if email != "" && isEmailKeyViolation(err) {
+		s.db.logger().Warn("sqlstore: sync user: the token's address is held by another account; the stored address is kept",
+			"user_id", u.ID, "err", err)
+		err = s.syncUser(ctx, u.ID, "", c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.UserByID(ctx, u.ID)
+}
+
+// syncUser is SyncUser's UPDATE; an empty email keeps the stored one.
+func (s *Users) syncUser(ctx context.Context, id, email string, c *intune.Claims) error {
+	// COALESCE(NULLIF(new, ''), old): an absent claim keeps the stored value.
 	res, err := s.db.sql.ExecContext(ctx, `UPDATE users SET
-			email      = CASE WHEN CAST($2 AS TEXT) <> '' AND NOT EXISTS (SELECT 1 FROM users o
-				WHERE lower(o.email) = lower(CAST($2 AS TEXT)) AND o.email <> '' AND o.id <> $1) THEN $2 ELSE email END,
+			email      = COALESCE(NULLIF($2, ''), email),
 			first_name = COALESCE(NULLIF($3, ''), first_name),
 			last_name  = COALESCE(NULLIF($4, ''), last_name),
 			update_at  = $5
 		WHERE id = $1`,
-		u.ID, emailFrom(c), c.GivenName, c.FamilyName, millis(s.db.now()))
+		id, email, c.GivenName, c.FamilyName, millis(s.db.now()))
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: sync user %s: %w", u.ID, err)
+		return fmt.Errorf("sqlstore: sync user %s: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return nil, fmt.Errorf("sqlstore: sync user %s: %w", u.ID, intune.ErrUserNotFound)
+		return fmt.Errorf("sqlstore: sync user %s: %w", id, intune.ErrUserNotFound)
 	}
-	return s.UserByID(ctx, u.ID)
+	return nil
 }
+
+// isEmailKeyViolation says whether err is either driver's unique violation
+// of users_email_key (another account holds the address), and not of
+// another constraint.
+func isEmailKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" /* unique_violation */ && pgErr.ConstraintName == emailKey
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		// SQLite names the index only in the message: "UNIQUE constraint
+		// failed: index 'users_email_key'".
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(sqErr.Error(), "'"+emailKey+"'")
+	}
+	return false
+}
+
+// emailKey is the unique index of lower(email) (schema version 3).
+const emailKey = "users_email_key"
 
 // DeactivateUser sets delete_at (Mattermost's deactivation). Its sessions
 // stop resolving at once: SessionUser checks delete_at.
