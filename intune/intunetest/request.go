@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // What the shipping app (mattermost-mobile's nativeEntraLogin) sends, read
@@ -78,16 +80,30 @@ type AppErrorBody struct {
 	StatusCode    int    `json:"status_code"`
 }
 
-// DecodeAppError reads an app_error body. It fails on anything else: not
-// one JSON object, a member of the wrong type, or no id or status_code (a
-// success's user JSON, a proxy's error page).
+// DecodeAppError reads an app_error body as the app does: member names
+// exactly as written (not in another case), each at most once. It fails on
+// anything else: not one JSON object, a member of the wrong type, no id or
+// status_code (a success's user JSON, a proxy's error page), or a message
+// that is not a string (the app shows it).
 func DecodeAppError(body []byte) (AppErrorBody, error) {
-	var e AppErrorBody
-	if err := json.Unmarshal(body, &e); err != nil {
+	// Pointers tell a null or absent member from a present one; v2's
+	// defaults match names exactly and refuse duplicate names.
+	var wire struct {
+		ID            *string `json:"id"`
+		Message       *string `json:"message"`
+		DetailedError string  `json:"detailed_error"`
+		RequestID     string  `json:"request_id"`
+		StatusCode    *int    `json:"status_code"`
+	}
+	if err := jsonv2.Unmarshal(body, &wire); err != nil {
 		return AppErrorBody{}, fmt.Errorf("intunetest: not an app_error body: %w", err)
 	}
-	if e.ID == "" || e.StatusCode == 0 {
+	if wire.ID == nil || *wire.ID == "" || wire.StatusCode == nil || *wire.StatusCode == 0 {
 		return AppErrorBody{}, errors.New("intunetest: not an app_error body: no id or status_code")
 	}
-	return e, nil
+	if wire.Message == nil {
+		return AppErrorBody{}, errors.New("intunetest: not an app_error body: message is not a string")
+	}
+	return AppErrorBody{ID: *wire.ID, Message: *wire.Message, DetailedError: wire.DetailedError,
+		RequestID: wire.RequestID, StatusCode: *wire.StatusCode}, nil
 }

@@ -52,6 +52,14 @@ func TestDecodeAppError(t *testing.T) {
 		{"a proxy's error page", `<html>502 Bad Gateway</html>`, intunetest.AppErrorBody{}, "not an app_error body"},
 		{"a status that is not a number", `{"id":"x","status_code":"401"}`, intunetest.AppErrorBody{}, "not an app_error body"},
 		{"two values", `{"id":"x","status_code":401}{}`, intunetest.AppErrorBody{}, "not an app_error body"},
+		// The app reads the exact names, once each, and shows message.
+		{"names in another case", `{"ID":"x","Status_Code":400,"message":"m"}`, intunetest.AppErrorBody{}, "no id or status_code"},
+		{"a repeated id", `{"id":"x","id":"y","status_code":400,"message":"m"}`, intunetest.AppErrorBody{}, "duplicate"},
+		{"a null message", `{"id":"x","status_code":400,"message":null}`, intunetest.AppErrorBody{}, "message is not a string"},
+		{"no message", `{"id":"x","status_code":400}`, intunetest.AppErrorBody{}, "message is not a string"},
+		{"a null id", `{"id":null,"status_code":400,"message":"m"}`, intunetest.AppErrorBody{}, "no id or status_code"},
+		{"a null status_code", `{"id":"x","status_code":null,"message":"m"}`, intunetest.AppErrorBody{}, "no id or status_code"},
+		{"the least the app reads", `{"id":"x","status_code":400,"message":""}`, intunetest.AppErrorBody{ID: "x", StatusCode: 400}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
