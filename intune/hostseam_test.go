@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mamlogin/mamlogin/internal/clock"
 	"github.com/mamlogin/mamlogin/intune"
 	it "github.com/mamlogin/mamlogin/intune/intunetest"
 )
@@ -71,7 +72,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the old one keeps serving, and replaced validators stop refreshing.
 func TestLiveConfiguration(t *testing.T) {
 	r := newRig(t, intune.AuthServiceOpenID)
-	h := r.handler()
+	// The validators SetConfig builds run their refresh schedule on clk, so
+	// that the test can see their loop fetch.
+	clk := clock.NewFake(time.Now())
+	h := r.handler(intune.WithValidatorOptions(intune.WithCacheClock(clk), intune.WithKeyRefresh(time.Hour, time.Minute),
+		intune.WithKeySetLogger(quiet)))
 	defer h.Close()
 	tok := r.tenant.Token()
 	require.Equal(t, http.StatusOK, post(h, appBody(tok)).Code)
@@ -112,25 +117,44 @@ func TestLiveConfiguration(t *testing.T) {
 	other := it.NewTenant(it.WithIDs(it.TenantID, "11111111-2222-4333-8444-555555555555", it.MobileClientID))
 	defer other.Close()
 	next := other.Config()
+	pending := clk.Waiters()
 	require.NoError(t, h.SetConfig(t.Context(), next))
 	built := h.Validator()
 	assert.NotSame(t, r.v, built)
-	assert.True(t, intune.Refreshing(built), "the new validator refreshes its keys")
+	assertScheduledFetch(t, clk, pending, built)
 	assert.Equal(t, http.StatusOK, post(h, appBody(other.Token())).Code)
 	assert.Equal(t, intune.ErrInvalidToken.ID, decodeErr(t, post(h, appBody(tok))).ID, "the old app's token is for another audience now")
 
 	// Back to the first app: another validator is built and the one built
 	// for the other app is closed (SetConfig waits for its loop to end);
 	// Close closes the last. The host's own validator is the host's to close.
+	pending = clk.Waiters()
 	require.NoError(t, h.SetConfig(t.Context(), r.cfg))
 	last := h.Validator()
 	assert.NotSame(t, built, last)
 	assert.False(t, intune.Refreshing(built), "the replaced validator stopped refreshing")
-	assert.True(t, intune.Refreshing(last))
+	assertScheduledFetch(t, clk, pending, last)
 	assert.Equal(t, http.StatusOK, post(h, appBody(tok)).Code)
 	require.NoError(t, h.Close())
 	assert.False(t, intune.Refreshing(last), "Close stopped the validator the handler built")
 	assert.True(t, intune.Refreshing(r.v), "the host's validator is not the handler's to close")
+}
+
+// assertScheduledFetch asserts that v's refresh loop runs: once it has armed
+// its timer on clk (one more than the pending timers before v was built; a
+// closed cache's timer stays pending on the fake clock, and only v's loop
+// runs on clk now), advancing clk past the interval makes v fetch again.
+// (Refreshing alone holds for a loop that never started.)
+func assertScheduledFetch(t *testing.T, clk *clock.Fake, pendingBefore int, v *intune.Validator) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.True(t, clk.WaitForWaiters(pendingBefore+1, ctx.Done()), "the new validator's refresh loop never armed its timer")
+	fetches := v.KeySetStats().Fetches
+	clk.Advance(time.Hour)
+	assert.Eventually(t, func() bool { return v.KeySetStats().Fetches > fetches }, 10*time.Second, 5*time.Millisecond,
+		"the new validator refreshes its keys on schedule")
+	assert.True(t, intune.Refreshing(v))
 }
 
 // TestLiveConfigurationUnderLoad: sign-ins run while the configuration flips
