@@ -115,7 +115,15 @@ func (d *diagnosis) checkUser(ctx context.Context, svc AuthService, a *attempt, 
 		case !hasAddress(a.claims):
 			return failed(CheckUser, errMissingClaims.because("no user has objectId %q for provider %q yet, and the token carries no address to create one%s", oid, svc, note).fixedBy(fixNoEmail))
 		}
-		return Check{Name: CheckUser, OK: true, Detail: fmt.Sprintf("no user has objectId %s for provider %s yet: the first sign-in creates one (email %q)%s",
+		checker, ok := d.store.(NewUserChecker)
+		if !ok {
+			return Check{Name: CheckUser, OK: true, Detail: fmt.Sprintf("no user has objectId %s for provider %s yet: the first sign-in creates one (email %q) if the store accepts it: it may refuse it (e.g. %s when another account holds the address; this store cannot tell beforehand)%s",
+				oid, svc, address(a.claims), errEmailInUse.ID, note)}
+		}
+		if err := checker.CheckNewUser(ctx, svc, a.claims); err != nil {
+			return failed(CheckUser, storeError(err, "checking a first sign-in of objectId %q", oid))
+		}
+		return Check{Name: CheckUser, OK: true, Detail: fmt.Sprintf("no user has objectId %s for provider %s yet: the first sign-in creates one (email %q; the store accepts it now)%s",
 			oid, svc, address(a.claims), note)}
 	case err != nil:
 		return failed(CheckUser, storeError(err, "looking up objectId %q", oid))

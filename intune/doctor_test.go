@@ -3,6 +3,7 @@ package intune_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -233,6 +234,16 @@ func TestDiagnoseKnowsTheUsers(t *testing.T) {
 		{"bot", intune.AuthServiceOpenID, &it.Profile{Username: "bot", IsBot: true}, nil, nil, intune.ErrBotLoginForbidden.ID, "bot"},
 		{"locked", intune.AuthServiceSAML, &it.Profile{Username: "gone", DeleteAt: 1}, nil, nil, intune.ErrAccountLocked.ID, "deactivated"},
 		{"new OpenID user", intune.AuthServiceOffice365, nil, nil, nil, "", "first sign-in creates one"},
+		{"new OpenID user, a store that cannot tell", intune.AuthServiceOpenID, nil, nil, nil, "", intune.ErrEmailInUse.ID},
+		{"new OpenID user, a store that accepts it", intune.AuthServiceOpenID, nil, func(s *it.Store) intune.UserStore {
+			return checkingStore{storeFunc: storeFunc{Store: s}}
+		}, nil, "", "the store accepts it now"},
+		{"new OpenID user whose address another account holds", intune.AuthServiceOpenID, nil, func(s *it.Store) intune.UserStore {
+			held := fmt.Errorf("the address is held by user u2: %w", intune.ErrEmailInUse)
+			return checkingStore{storeFunc: storeFunc{Store: s, create: func(context.Context, intune.AuthService, *intune.Claims) (*intune.User, error) {
+				return nil, held
+			}}, check: held}
+		}, nil, intune.ErrEmailInUse.ID, "held by user u2"},
 		{"new OpenID user without an address", intune.AuthServiceOpenID, nil, nil, noAddress, intune.ErrMissingClaims.ID, "no address"},
 		{"new SAML user", intune.AuthServiceSAML, nil, nil, nil, intune.ErrAccountNotFound.ID, "never creates SAML users"},
 		{"broken store", intune.AuthServiceOpenID, nil, func(s *it.Store) intune.UserStore {
@@ -278,6 +289,17 @@ func TestDiagnoseKnowsTheUsers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkingStore is a store that tells the doctor what a first sign-in
+// would meet (intune.NewUserChecker): check, or nil.
+type checkingStore struct {
+	storeFunc
+	check error
+}
+
+func (s checkingStore) CheckNewUser(context.Context, intune.AuthService, *intune.Claims) error {
+	return s.check
 }
 
 // TestDiagnoseShowsTheClockOffset: Entra's Date header tells how far this

@@ -203,3 +203,39 @@ func ExampleValidator_Config() {
 	fmt.Println(v.Config().AllowedClientIDs[0] == intune.MobileClientRelease, v.Config().AllowedClientIDs[1] == intune.MobileClientBeta)
 	// Output: true true
 }
+
+// heldAddresses is a UserStore that knows which addresses other accounts
+// hold, and tells the doctor before a first sign-in meets one.
+type heldAddresses struct {
+	*intunetest.Store
+	held map[string]string // address -> the account holding it
+}
+
+func (s heldAddresses) CheckNewUser(_ context.Context, _ intune.AuthService, c *intune.Claims) error {
+	if id, ok := s.held[strings.ToLower(c.Email)]; ok {
+		return fmt.Errorf("the address %s is held by user %s: %w", c.Email, id, intune.ErrEmailInUse)
+	}
+	return nil
+}
+
+func (s heldAddresses) CreateUser(ctx context.Context, svc intune.AuthService, c *intune.Claims) (*intune.User, error) {
+	if err := s.CheckNewUser(ctx, svc, c); err != nil {
+		return nil, err
+	}
+	return s.Store.CreateUser(ctx, svc, c)
+}
+
+// A store whose CreateUser refuses some first sign-ins implements
+// NewUserChecker, so that the doctor's verdict is what sign-in answers.
+func ExampleNewUserChecker() {
+	tenant := intunetest.NewTenant()
+	defer tenant.Close()
+	cfg := tenant.Config() // OpenID Connect: a first sign-in creates the user
+	store := heldAddresses{Store: intunetest.NewStore(), held: map[string]string{"alice@contoso.com": "u-alice-password"}}
+
+	r := intune.Diagnose(context.Background(), cfg, tenant.Token(intunetest.WithClaim("email", "Alice@Contoso.com")),
+		intune.WithUserStore(store), intune.WithKeySetLogger(slog.New(slog.DiscardHandler)))
+	fmt.Println("sign-in answers", r.Verdict())
+	// Output:
+	// sign-in answers ent.intune.login.email_in_use.app_error
+}

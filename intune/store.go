@@ -68,6 +68,20 @@ type UserStore interface {
 	SyncUser(ctx context.Context, u *User, c *Claims) (*User, error)
 }
 
+// NewUserChecker is an optional interface of a UserStore, for the doctor
+// (Diagnose, the test page): a store whose CreateUser refuses some first
+// sign-ins (ErrEmailInUse: another account holds the address) says so
+// without creating anything, so that the doctor's verdict is what sign-in
+// answers. Without it, the doctor cannot tell, and says that the store may
+// still refuse the first sign-in.
+type NewUserChecker interface {
+	// CheckNewUser returns the error CreateUser would return now for a
+	// first sign-in with c (an *AppError row such as ErrEmailInUse,
+	// wrapped with the reason), or nil. It creates and changes nothing. Its
+	// answer is of this moment: CreateUser decides.
+	CheckNewUser(ctx context.Context, service AuthService, c *Claims) error
+}
+
 // SignIn is one successful sign-in, handed to the host to open a session.
 type SignIn struct {
 	User         *User   // the user signing in, as the store returned it

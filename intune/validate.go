@@ -53,8 +53,9 @@ func WithKeySetLogger(l *slog.Logger) Option { return func(o *options) { o.logge
 // user with the token's oid exist for the enforced provider (and who), or
 // would the first sign-in create one, or would it answer 428 (SAML), 403 (a
 // bot) or 409 (a locked account). It adds the check "user" after
-// "object_id". Diagnose only calls UserByObjectID: it never creates or
-// changes a user. NewValidator ignores it.
+// "object_id". Diagnose calls only UserByObjectID, and CheckNewUser when
+// the store is a NewUserChecker: it never creates or changes a user.
+// NewValidator ignores it.
 func WithUserStore(s UserStore) Option { return func(o *options) { o.store = s } }
 
 func buildOptions(opts []Option) options {

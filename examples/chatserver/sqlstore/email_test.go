@@ -40,6 +40,11 @@ func TestEmailHeldByAnotherAccount(t *testing.T) {
 				require.NoError(t, err)
 				t.Cleanup(func() { _, _ = db.SQL().ExecContext(context.Background(), `DELETE FROM users WHERE id = $1`, held.ID) })
 
+				// The doctor is told beforehand what CreateUser answers.
+				check := users.CheckNewUser(ctx, intune.AuthServiceOpenID, aliceClaims())
+				require.ErrorIs(t, check, intune.ErrEmailInUse)
+				require.Contains(t, check.Error(), held.ID)
+
 				_, err = users.CreateUser(ctx, intune.AuthServiceOpenID, aliceClaims())
 				require.ErrorIs(t, err, intune.ErrEmailInUse)
 				var row *intune.AppError
@@ -57,6 +62,7 @@ func TestEmailHeldByAnotherAccount(t *testing.T) {
 		}
 
 		// Once the address is free, the same sign-in creates the user.
+		require.NoError(t, users.CheckNewUser(ctx, intune.AuthServiceOpenID, aliceClaims()))
 		u, err := users.CreateUser(ctx, intune.AuthServiceOpenID, aliceClaims())
 		require.NoError(t, err)
 		// A second provider's user with the same oid has the same address:

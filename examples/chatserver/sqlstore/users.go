@@ -173,8 +173,22 @@ func (s *Users) CreateUser(ctx context.Context, service intune.AuthService, c *i
 	}
 }
 
-// emailHeld says, after a failed insert, which other account holds email,
-// or "" when none does (the failure was something else: the same user made
+// CheckNewUser is intune.NewUserChecker, for the doctor and the test page:
+// intune.ErrEmailInUse, naming the holder, when another account holds the
+// address CreateUser would give the user of c; nil otherwise (a failed
+// lookup too: the doctor's UserByObjectID reports a broken database). It
+// reads only; CreateUser still decides (the address may be taken meanwhile).
+func (s *Users) CheckNewUser(ctx context.Context, service intune.AuthService, c *intune.Claims) error {
+	if held := s.emailHeld(ctx, emailFrom(c), service, c.ObjectID); held != "" {
+		return fmt.Errorf("sqlstore: a first sign-in of %s/%s: %s: %w", service, c.ObjectID, held, intune.ErrEmailInUse)
+	}
+	return nil
+}
+
+var _ intune.NewUserChecker = (*Users)(nil)
+
+// emailHeld says which other account holds email, or "" when none does
+// (after a failed insert: the failure was something else: the same user made
 // by a concurrent sign-in, which the handler's re-read finds, or a broken
 // database, whose own error then tells). A failed lookup is "" too: the
 // insert's error is the one to report.
