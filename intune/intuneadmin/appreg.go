@@ -18,22 +18,39 @@ import (
 // app's manifest and gets intune.CheckAppRegistration's report against the
 // live configuration, with the JSON that fixes each failure. Its form posts
 // to the page's own URL with the query check=app, so that the token form's
-// reading and its bound stay as they are.
+// reading and its bound stay as they are: which form a POST is must be known
+// before its body is read. The token form names its own section
+// (check=token): a form without an action posts to the page's current URL,
+// which after an app check still says check=app.
 
 // MaxAppBodyBytes bounds a POST of the app registration form: a manifest
 // of intune.MaxManifestBytes, form-encoded (up to three bytes per byte),
 // and a little more.
 const MaxAppBodyBytes = 3*intune.MaxManifestBytes + 4<<10
 
-// isAppCheck says whether a POST is the app registration form's.
-func isAppCheck(r *http.Request) bool { return r.URL.Query().Get("check") == "app" }
+// The sections a POST names with the query "check"; none is the token's.
+const (
+	checkToken = "token"
+	checkApp   = "app"
+)
+
+// postedCheck is the section a POST names: checkApp or checkToken, or a
+// refusal for any other value.
+func postedCheck(r *http.Request) (string, *refusal) {
+	switch c := r.URL.Query().Get("check"); c {
+	case "", checkToken:
+		return checkToken, nil
+	case checkApp:
+		return checkApp, nil
+	default:
+		return "", refuse(http.StatusBadRequest, "Unknown check %q: post a token with check=token (or no check), a manifest with check=app.", clip(c))
+	}
+}
 
 func (p *Page) postApp(w http.ResponseWriter, r *http.Request) {
 	manifest, rf := readManifestBody(w, r)
 	if rf != nil {
-		p.logger().LogAttrs(r.Context(), slog.LevelInfo, "intuneadmin: request refused",
-			slog.Int("status", rf.status), slog.String("reason", rf.msg))
-		p.fail(w, r, rf)
+		p.refused(w, r, rf)
 		return
 	}
 	cfg := p.Config()

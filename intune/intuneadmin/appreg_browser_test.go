@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mamlogin/mamlogin/intune"
+	"github.com/mamlogin/mamlogin/intune/intunetest"
 )
 
 // submitManifest opens the page, pastes text into the manifest field,
@@ -21,7 +22,13 @@ import (
 func submitManifest(t *testing.T, ctx context.Context, pageURL, text string) string {
 	t.Helper()
 	do(t, ctx, "open the page", chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.ID("manifest")))
-	do(t, ctx, "paste the manifest", chromedp.Focus(chromedp.ID("manifest")), paste(text))
+	return submitManifestHere(t, ctx, text)
+}
+
+// submitManifestHere is submitManifest on the page the browser shows.
+func submitManifestHere(t *testing.T, ctx context.Context, text string) string {
+	t.Helper()
+	do(t, ctx, "paste the manifest", chromedp.WaitVisible(chromedp.ID("manifest")), chromedp.Focus(chromedp.ID("manifest")), paste(text))
 	require.Equal(t, text, run(t, ctx, "read the field", chromedp.Value(chromedp.ID("manifest"))), "the paste reached the field")
 	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
@@ -92,6 +99,30 @@ func TestBrowserChecksAPastedManifest(t *testing.T) {
 	}
 	assert.Zero(t, run(t, ctx, "no fix", chromedp.Evaluate[int](`document.querySelectorAll("#app-fix").length`)))
 	screenshot(t, ctx, "intuneadmin-app-registration-ok.png")
+}
+
+// TestBrowserAppCheckThenTokenCheck: the admin checks a manifest, then,
+// on the page that answers (its URL says check=app), checks a token, then
+// a manifest again: each form runs its own check.
+func TestBrowserAppCheckThenTokenCheck(t *testing.T) {
+	f := newFixture(t)
+	base := serve(t, f)
+	ctx := newBrowser(t)
+	pageURL := base + "/admin/intune/test"
+
+	verdict := submitManifest(t, ctx, pageURL, "appId: 1")
+	assert.Equal(t, "The document is not a readable app registration; nothing else was checked.", verdict)
+	assert.Equal(t, pageURL+"?check=app", run(t, ctx, "the page's URL", chromedp.Location()))
+	rows := appRows(t, ctx)
+	require.Len(t, rows, 9)
+	assert.Equal(t, []string{intune.AppCheckManifest, "FAIL"}, rows[0][:2])
+	verdict = submitTokenHere(t, ctx, f.tenant.Token())
+	assert.Equal(t, "This token would sign in as user "+f.alice.ID+" (username alice, email alice@contoso.onmicrosoft.com) (objectId "+
+		intunetest.UserOID+", provider openid).", verdict, "the token form runs the token check, not the app check")
+	assert.Len(t, tableRows(t, ctx), 16)
+
+	verdict = submitManifestHere(t, ctx, manifestFor(t, f))
+	assert.Equal(t, "The app registration has everything mobile sign-in needs; confirm admin consent (see the notes).", verdict)
 }
 
 // TestBrowserNeverRunsHTMLInAManifest: what the manifest says is shown as

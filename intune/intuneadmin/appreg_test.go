@@ -2,6 +2,7 @@ package intuneadmin_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -134,4 +135,56 @@ func TestAppRefusals(t *testing.T) {
 			assert.Equal(t, tc.status, e.StatusCode)
 		})
 	}
+}
+
+// tokenFormAction is the token form's action attribute on the page body,
+// and whether it has one.
+func tokenFormAction(t *testing.T, body string) (string, bool) {
+	t.Helper()
+	i := strings.Index(body, `aria-labelledby="check"`)
+	require.Positive(t, i, "the token form")
+	form := body[strings.LastIndex(body[:i], "<form"):i]
+	_, rest, ok := strings.Cut(form, `action="`)
+	if !ok {
+		return "", false
+	}
+	action, _, _ := strings.Cut(rest, `"`)
+	return action, true
+}
+
+// TestTokenFormAfterAnAppCheck: the page an app check answers (its URL
+// says check=app) posts its token form to the token check, as a browser
+// resolves the form's action against that URL; a check the page does not
+// have is refused before the body is read.
+func TestTokenFormAfterAnAppCheck(t *testing.T) {
+	f := newFixture(t)
+	w := f.postApp(t, "application/x-www-form-urlencoded", url.Values{"manifest": {manifestFor(t, f)}}.Encode(),
+		"Origin", "http://chat.example.com", "Sec-Fetch-Site", "same-origin", "Accept", "text/html")
+	require.Equal(t, http.StatusOK, w.Code)
+	action, ok := tokenFormAction(t, w.Body.String())
+	require.True(t, ok, "the token form names where it posts: without an action it posts to ?check=app")
+	appURL, err := url.Parse("http://chat.example.com/admin/intune/test?check=app")
+	require.NoError(t, err)
+	to, err := url.Parse(html.UnescapeString(action))
+	require.NoError(t, err)
+	target := appURL.ResolveReference(to)
+	assert.Equal(t, "/admin/intune/test", target.Path)
+
+	r := httptest.NewRequest(http.MethodPost, target.String(), strings.NewReader(url.Values{"token": {f.tenant.Token()}, "action": {"token"}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Origin", "http://chat.example.com")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	w = httptest.NewRecorder()
+	f.page.ServeHTTP(w, r)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), `<h2 id="verdict">This token would sign in as user `+f.alice.ID)
+
+	r = httptest.NewRequest(http.MethodPost, "http://chat.example.com/admin/intune/test?check=apps", strings.NewReader(`{"token": ""}`))
+	r.Header.Set("Content-Type", "application/json")
+	w = httptest.NewRecorder()
+	f.page.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	var e intuneadmin.ErrorBody
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &e), w.Body.String())
+	assert.Contains(t, e.Error, `Unknown check "apps"`)
 }

@@ -88,10 +88,12 @@
 // (the Entra admin center's App registrations > Manifest, either format) and
 // answers [intune.CheckAppRegistration]'s report against the live
 // configuration: each requirement OK or FAIL with what was found, the next
-// step and the JSON that fixes it, then the whole corrected fragment. It
-// posts to the page's own URL with the query check=app: a form with the
-// field "manifest", or JSON {"manifest": <the manifest, or a string holding
-// it>} (answered as an [intune.AppReport]), bounded by [MaxAppBodyBytes];
-// the same cross-origin rule applies. The manifest is neither stored,
-// logged nor shown back, beyond the members the fixes name.
+// step and the JSON that fixes it, then the whole corrected fragment. It posts to the page's own
+// URL with the query check=app: a form with the field "manifest", or JSON
+// {"manifest": <the manifest, or a string holding it>} (answered as an
+// [intune.AppReport]), bounded by [MaxAppBodyBytes]; the same cross-origin
+// rule applies. The token form posts with check=token, which is also what a
+// POST without the query is; another value is refused with 400. The
+// manifest is neither stored, logged nor shown back, beyond the members the
+// fixes name.
 package intuneadmin

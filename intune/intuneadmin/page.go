@@ -152,7 +152,12 @@ func (p *Page) post(w http.ResponseWriter, r *http.Request) {
 			"Refused: this request comes from another site (%v). Open the test page on this server and submit it from there.", err))
 		return
 	}
-	if isAppCheck(r) {
+	check, unknown := postedCheck(r)
+	switch {
+	case unknown != nil:
+		p.refused(w, r, unknown)
+		return
+	case check == checkApp:
 		p.postApp(w, r)
 		return
 	}
@@ -162,9 +167,7 @@ func (p *Page) post(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &rf) {
 			rf = refuse(http.StatusBadRequest, "%v", err)
 		}
-		p.logger().LogAttrs(r.Context(), slog.LevelInfo, "intuneadmin: request refused",
-			slog.Int("status", rf.status), slog.String("reason", rf.msg))
-		p.fail(w, r, rf)
+		p.refused(w, r, rf)
 		return
 	}
 
@@ -354,6 +357,13 @@ func quality(accept []string, typ, sub string) float64 {
 
 // fail answers a refused request: JSON for a JSON body or a client that
 // prefers it, else the page with the message and an empty form.
+// refused logs a request refused for what it holds, and answers rf.
+func (p *Page) refused(w http.ResponseWriter, r *http.Request, rf *refusal) {
+	p.logger().LogAttrs(r.Context(), slog.LevelInfo, "intuneadmin: request refused",
+		slog.Int("status", rf.status), slog.String("reason", rf.msg))
+	p.fail(w, r, rf)
+}
+
 func (p *Page) fail(w http.ResponseWriter, r *http.Request, rf *refusal) {
 	if isJSON(r) || prefersJSON(r) {
 		writeJSON(w, rf.status, ErrorBody{Error: rf.msg, StatusCode: rf.status})

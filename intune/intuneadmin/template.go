@@ -104,7 +104,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 </table>
 {{end}}
 <h2 id="check">Check a token</h2>
-<form method="post" autocomplete="off" aria-labelledby="check">
+<form method="post" action="?check=token" autocomplete="off" aria-labelledby="check">
 <label for="token">Access token</label>
 <p id="token-help" class="help">The access_token the app sends: three parts separated by dots, usually starting with eyJ. Leave it empty to check only the configuration and the tenant's key set.</p>
 <textarea id="token" name="token" rows="8" cols="80" spellcheck="false" autocapitalize="off" autocomplete="off" aria-describedby="token-help"></textarea>
