@@ -76,8 +76,13 @@ type AppReport struct {
 
 // AppCheck is one line of an AppReport.
 type AppCheck struct {
-	Name   string `json:"name"`   // one of the AppCheck* constants
-	OK     bool   `json:"ok"`     // the requirement is met
+	Name string `json:"name"` // one of the AppCheck* constants
+	OK   bool   `json:"ok"`   // the requirement is met
+	// NotRun is true when the check could not run because the document
+	// could not be read (the manifest check failed). Such a check is not
+	// OK, but it is no failure of its own either: show it as not run, not
+	// as FAIL. Its Detail says why, its NextStep is the manifest check's.
+	NotRun bool   `json:"not_run,omitzero"`
 	Found  string `json:"found"`  // the concrete value in the document
 	Detail string `json:"detail"` // what is required and, on a FAIL, what it breaks
 	// ErrorID is the error ID sign-in answers because of this failure; ""
@@ -96,7 +101,7 @@ type AppCheck struct {
 // app, for cfg (its ClientID and AuthService are read). Every check runs;
 // each says what it found and, when it fails, what it breaks, the next step
 // and the JSON that fixes it. A document that cannot be read fails the
-// manifest check, and the others fail as not run. It never fetches
+// manifest check, and the others are not run (AppCheck.NotRun). It never fetches
 // anything: admin consent, which the manifest does not hold, is left to the
 // admin (see AppReport.Notes).
 func CheckAppRegistration(manifest []byte, cfg Config) *AppReport {
@@ -106,7 +111,7 @@ func CheckAppRegistration(manifest []byte, cfg Config) *AppReport {
 		r.Checks = append(r.Checks, AppCheck{Name: AppCheckManifest, Found: err.found, Detail: err.detail,
 			NextStep: "Download the server API app's manifest again (Entra admin center > App registrations > the app > Manifest > Download, or az ad app show --id <Client ID>) and paste it whole."})
 		for _, name := range appCheckOrder[1:] {
-			r.Checks = append(r.Checks, AppCheck{Name: name, Found: "(not run)", Detail: "not run: the document could not be read (see " + AppCheckManifest + ")",
+			r.Checks = append(r.Checks, AppCheck{Name: name, NotRun: true, Found: "(not run)", Detail: "not run: the document could not be read (see " + AppCheckManifest + ")",
 				NextStep: "Fix the " + AppCheckManifest + " check first."})
 		}
 		return r
@@ -119,12 +124,7 @@ func CheckAppRegistration(manifest []byte, cfg Config) *AppReport {
 
 // Summary is the report's one-line verdict.
 func (r *AppReport) Summary() string {
-	var failing []string
-	for _, c := range r.Checks {
-		if !c.OK {
-			failing = append(failing, c.Name)
-		}
-	}
+	failing := r.failing()
 	switch {
 	case r.OK:
 		return "The app registration has everything mobile sign-in needs; confirm admin consent (see the notes)."
@@ -134,6 +134,18 @@ func (r *AppReport) Summary() string {
 		return "Fix " + strings.Join(failing, ", ") + ": paste the corrected fragment over the same members in the portal's manifest editor."
 	}
 	return "Fix " + strings.Join(failing, ", ") + " as each next step says."
+}
+
+// failing is the names of the checks that ran and failed, in order; the
+// checks that could not run (AppCheck.NotRun) are not among them.
+func (r *AppReport) failing() []string {
+	var failing []string
+	for _, c := range r.Checks {
+		if !c.OK && !c.NotRun {
+			failing = append(failing, c.Name)
+		}
+	}
+	return failing
 }
 
 var appCheckOrder = []string{AppCheckManifest, AppCheckAppID, AppCheckAudience, AppCheckIdentifierURI, AppCheckScope,

@@ -317,12 +317,20 @@ func TestCheckAppRegistrationUnreadable(t *testing.T) {
 			r := intune.CheckAppRegistration([]byte(c.doc), goodConfig())
 			require.Len(t, r.Checks, len(allAppChecks))
 			assert.False(t, r.OK)
-			assert.Equal(t, allAppChecks, failed(r), "everything fails: the manifest check, the rest not run")
+			assert.Equal(t, allAppChecks, failed(r), "nothing passes: the manifest check fails, the rest are not run")
 			assert.Contains(t, r.Checks[0].Found, c.found)
 			assert.NotEmpty(t, r.Checks[0].NextStep)
+			assert.False(t, r.Checks[0].NotRun, "the manifest check ran, and failed")
 			for _, ch := range r.Checks[1:] {
+				assert.True(t, ch.NotRun, "%s is marked as not run", ch.Name)
 				assert.Equal(t, "(not run)", ch.Found)
+				assert.Empty(t, ch.Fix, ch.Name)
 			}
+			assert.Equal(t, "The document is not a readable app registration; nothing else was checked.", r.Summary())
+			// JSON says so plainly, for the doctor's --json and the page's API.
+			b, err := json.Marshal(r.Checks[1])
+			require.NoError(t, err)
+			assert.Contains(t, string(b), `"not_run":true`)
 			assert.Empty(t, r.Format)
 			assert.Empty(t, r.Fix)
 		})
@@ -331,6 +339,22 @@ func TestCheckAppRegistrationUnreadable(t *testing.T) {
 		r := intune.CheckAppRegistration(append([]byte("\xef\xbb\xbf"), good...), goodConfig())
 		assert.True(t, r.OK, "%+v", failed(r))
 	})
+}
+
+// TestCheckAppRegistrationReadableNeverNotRun: on a readable document every
+// check runs, so none is marked not run, and JSON leaves the member out.
+func TestCheckAppRegistrationReadableNeverNotRun(t *testing.T) {
+	for _, l := range layouts {
+		d := l.doc(t)
+		d["signInAudience"] = "AzureADMultipleOrgs"
+		r := intune.CheckAppRegistration(marshal(t, d), goodConfig())
+		for _, c := range r.Checks {
+			assert.False(t, c.NotRun, c.Name)
+		}
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "not_run")
+	}
 }
 
 // TestCheckAppRegistrationKeepsTheDocument: a fix keeps every member of what

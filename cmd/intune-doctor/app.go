@@ -119,8 +119,13 @@ func printAppReport(w io.Writer, o *appOutput) {
 		fmt.Fprintf(w, "app registration %s (%s format)\n", orNone(o.AppID), o.Format)
 	}
 	for _, c := range o.Checks {
-		if c.OK {
+		switch {
+		case c.OK:
 			fmt.Fprintf(w, "  ok    %-16s %s\n", c.Name, c.Found)
+			continue
+		case c.NotRun:
+			// Not a failure of its own: the manifest check's says what to do.
+			fmt.Fprintf(w, "  -     %-16s %s\n", c.Name, c.Detail)
 			continue
 		}
 		fmt.Fprintf(w, "  FAIL  %-16s %s\n", c.Name, c.Found)

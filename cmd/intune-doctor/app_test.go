@@ -72,7 +72,8 @@ func TestAppExitStatus(t *testing.T) {
 			[]string{"  FAIL  app_id", "sign-in answers " + intune.ErrInvalidToken.ID}, nil},
 		{"a portal export that fails", "", []string{"app", portalExport}, 1,
 			[]string{"  FAIL  sign_in_audience", "  FAIL  mam_permission", "corrected fragment", `"signInAudience": "AzureADMyOrg"`}, nil},
-		{"not JSON", "appId=1", []string{"app", "-"}, 1, []string{"  FAIL  manifest", "not JSON", "not a readable app registration"}, nil},
+		{"not JSON", "appId=1", []string{"app", "-"}, 1, []string{"  FAIL  manifest", "not JSON", "not a readable app registration",
+			"  -     app_id           not run: the document could not be read (see manifest)\n", "  -     mam_permission   not run"}, nil},
 		{"no manifest", "", []string{"app"}, 2, nil, []string{"app needs the manifest"}},
 		{"two manifests", "", []string{"app", goodManifest, legacyManifest}, 2, nil, []string{"give one manifest"}},
 		{"missing file", "", []string{"app", filepath.Join(dir, "nope.json")}, 2, nil, []string{"reading the manifest", "no such file"}},
@@ -125,6 +126,33 @@ func TestAppJSON(t *testing.T) {
 			assert.Regexp(t, `^[a-z_]+$`, k)
 		}
 	}
+}
+
+// TestAppNotRun: an unreadable manifest is one failure, the manifest
+// check; the eight checks it kept from running are printed with "-", not
+// as FAIL, and JSON marks them not_run.
+func TestAppNotRun(t *testing.T) {
+	code, out, _ := doctor(t, "appId=1", "app", "-")
+	require.Equal(t, 1, code)
+	assert.Equal(t, 1, strings.Count(out, "FAIL"), out)
+	assert.Equal(t, 8, strings.Count(out, "\n  -     "), out)
+	assert.NotContains(t, out, "(not run)", "the reason is printed, not the placeholder")
+
+	code, out, _ = doctor(t, "appId=1", "app", "--json", "-")
+	require.Equal(t, 1, code)
+	r := decodeApp(t, out)
+	require.Len(t, r.Checks, 9)
+	assert.False(t, r.Checks[0].NotRun, "the manifest check ran")
+	for _, c := range r.Checks[1:] {
+		assert.True(t, c.NotRun, c.Name)
+		assert.False(t, c.OK, c.Name)
+	}
+	var raw struct {
+		Checks []map[string]any `json:"checks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &raw))
+	assert.NotContains(t, raw.Checks[0], "not_run", "a check that ran says nothing of it")
+	assert.Equal(t, true, raw.Checks[1]["not_run"], "JSON says it plainly")
 }
 
 func keys(m map[string]any) []string {

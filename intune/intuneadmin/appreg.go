@@ -57,7 +57,7 @@ func (p *Page) postApp(w http.ResponseWriter, r *http.Request) {
 	rep := intune.CheckAppRegistration(manifest, cfg)
 	var failing []string
 	for _, c := range rep.Checks {
-		if !c.OK {
+		if !c.OK && !c.NotRun {
 			failing = append(failing, c.Name)
 		}
 	}
@@ -148,7 +148,7 @@ const appTemplate = `{{define "appreg"}}
 <tr><th scope="col">Check</th><th scope="col">Result</th><th scope="col">Found</th><th scope="col">Detail</th><th scope="col">Next step</th></tr>
 </thead>
 <tbody>{{range $c := .Checks}}
-<tr><th scope="row">{{.Name}}</th><td class="{{if .OK}}ok{{else}}fail{{end}}">{{if .OK}}OK{{else}}FAIL{{end}}</td><td>{{.Found}}</td><td>{{.Detail}}{{with .ErrorID}} Sign-in answers <span class="id">{{.}}</span>.{{end}}</td><td>{{.NextStep}}</td></tr>{{with .Fix}}
+<tr{{if .NotRun}} class="notrun"{{end}}><th scope="row">{{.Name}}</th><td class="{{if .OK}}ok{{else if .NotRun}}notrun{{else}}fail{{end}}">{{if .OK}}OK{{else if .NotRun}}Not run{{else}}FAIL{{end}}</td><td>{{.Found}}</td><td>{{.Detail}}{{with .ErrorID}} Sign-in answers <span class="id">{{.}}</span>.{{end}}</td><td>{{.NextStep}}</td></tr>{{with .Fix}}
 <tr class="fix"><td colspan="5">The fix for <span class="id">{{$c.Name}}</span> alone, to paste over the same members:<pre class="fix">{{.}}</pre></td></tr>{{end}}{{end}}
 </tbody>
 </table>

@@ -103,7 +103,8 @@ func TestBrowserChecksAPastedManifest(t *testing.T) {
 
 // TestBrowserAppCheckThenTokenCheck: the admin checks a manifest, then,
 // on the page that answers (its URL says check=app), checks a token, then
-// a manifest again: each form runs its own check.
+// a manifest again: each form runs its own check. The unreadable manifest
+// reads as one failure, the checks it kept from running neutral.
 func TestBrowserAppCheckThenTokenCheck(t *testing.T) {
 	f := newFixture(t)
 	base := serve(t, f)
@@ -116,6 +117,15 @@ func TestBrowserAppCheckThenTokenCheck(t *testing.T) {
 	rows := appRows(t, ctx)
 	require.Len(t, rows, 9)
 	assert.Equal(t, []string{intune.AppCheckManifest, "FAIL"}, rows[0][:2])
+	colours := run(t, ctx, "result colours", chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll("#app-checks tbody tr:not(.fix)"), tr => getComputedStyle(tr.cells[1]).color)`))
+	assert.Equal(t, "rgb(180, 35, 24)", colours[0], "the one failure is red")
+	for i, r := range rows[1:] {
+		assert.Equal(t, "Not run", r[1], r[0])
+		assert.Equal(t, "rgb(77, 77, 77)", colours[i+1], "a check not run is neutral, as in the token table: %s", r[0])
+	}
+	screenshot(t, ctx, "intuneadmin-app-registration-unreadable.png")
+
 	verdict = submitTokenHere(t, ctx, f.tenant.Token())
 	assert.Equal(t, "This token would sign in as user "+f.alice.ID+" (username alice, email alice@contoso.onmicrosoft.com) (objectId "+
 		intunetest.UserOID+", provider openid).", verdict, "the token form runs the token check, not the app check")

@@ -137,6 +137,25 @@ func TestAppRefusals(t *testing.T) {
 	}
 }
 
+// TestAppUnreadableReadsAsOneFailure: an unreadable manifest is one FAIL,
+// the manifest check; the checks it kept from running are shown as not
+// run, in the token table's neutral style, and not logged as failures.
+func TestAppUnreadableReadsAsOneFailure(t *testing.T) {
+	f := newFixture(t)
+	w := f.postApp(t, "application/x-www-form-urlencoded", url.Values{"manifest": {"appId: 1"}}.Encode(),
+		"Origin", "http://chat.example.com", "Sec-Fetch-Site", "same-origin", "Accept", "text/html")
+	require.Equal(t, http.StatusOK, w.Code)
+	body := w.Body.String()
+	assert.Contains(t, body, `<h2 id="app-verdict">The document is not a readable app registration; nothing else was checked.</h2>`)
+	assert.Equal(t, 1, strings.Count(body, `<td class="fail">FAIL</td>`), "one failure: the manifest check")
+	assert.Equal(t, 8, strings.Count(body, `<tr class="notrun"><th scope="row">`), "the rest not run")
+	assert.Equal(t, 8, strings.Count(body, `<td class="notrun">Not run</td>`))
+	for _, name := range []string{intune.AppCheckAppID, intune.AppCheckMAMPermission} {
+		assert.Contains(t, body, `<tr class="notrun"><th scope="row">`+name+`</th>`)
+	}
+	assert.Contains(t, f.log.String(), "failed_checks=manifest\n", "only the manifest check failed")
+}
+
 // tokenFormAction is the token form's action attribute on the page body,
 // and whether it has one.
 func tokenFormAction(t *testing.T, body string) (string, bool) {

@@ -87,8 +87,9 @@
 // Below the token form, a second form takes the server API app's manifest
 // (the Entra admin center's App registrations > Manifest, either format) and
 // answers [intune.CheckAppRegistration]'s report against the live
-// configuration: each requirement OK or FAIL with what was found, the next
-// step and the JSON that fixes it, then the whole corrected fragment. It posts to the page's own
+// configuration: each requirement OK or FAIL (or not run, after an
+// unreadable manifest) with what was found, the next step and the JSON that
+// fixes it, then the whole corrected fragment. It posts to the page's own
 // URL with the query check=app: a form with the field "manifest", or JSON
 // {"manifest": <the manifest, or a string holding it>} (answered as an
 // [intune.AppReport]), bounded by [MaxAppBodyBytes]; the same cross-origin
