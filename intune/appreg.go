@@ -310,9 +310,15 @@ func (a *appAudit) checkScope() {
 	c.Found = fmt.Sprintf("%s: %s id %s, isEnabled %s, type %s", where, scopeName, orUnset(s.ID, "(no id)"), boolText(s.IsEnabled), orUnset(s.Type, "(none)"))
 	switch {
 	case !isGUID(s.ID):
-		c.Detail = "the scope's id is not a GUID: Entra cannot pre-authorise clients for it"
-		c.NextStep = "Paste the manifest as the portal downloads it, not a template with placeholders."
-		a.add(c, nil)
+		// A template's placeholder: the fixes give the scope a new id, and
+		// pre-authorise the clients for that one, never for the placeholder.
+		a.scopeID = newGUID()
+		c.Detail = "the scope's id is not a GUID: Entra refuses the manifest, and cannot pre-authorise clients for the scope"
+		if !enabled {
+			c.Detail += "; the scope is also disabled"
+		}
+		c.NextStep = editorStep + ". The fix gives the scope the new id " + a.scopeID + " (and enables it); if this is a template with placeholders, paste the manifest the portal downloads instead."
+		a.add(c, func(e *manifestEdit) { e.fixScope(i, a.scopeID) })
 	case !enabled:
 		c.Detail = "the scope is disabled: Entra issues no token for a disabled scope, so every phone fails before reaching the server"
 		c.NextStep = editorStep + " (or Expose an API > " + scopeName + " > State: Enabled)."
@@ -359,13 +365,21 @@ func (a *appAudit) checkPreAuthorized() {
 	}
 	why = append(why, wrong...)
 	c.Detail = strings.Join(why, "; ") + ". Without it every user is asked to consent to the scope (or, where user consent is off, cannot sign in at all until an admin consents)"
-	if m.scopeIndex() < 0 {
+	i := m.scopeIndex()
+	badID := i >= 0 && !isGUID(m.scopes[i].ID)
+	switch {
+	case i < 0:
 		c.Detail += "; the scope itself is missing (see " + AppCheckScope + "), so this fix also adds it"
+	case badID:
+		c.Detail += "; the scope's id is not a GUID (see " + AppCheckScope + "), so this fix also gives it the new id " + a.scopeID
 	}
 	c.NextStep = editorStep + " (or Expose an API > Authorized client applications > Add a client application: each client ID above, with the " + scopeName + " scope ticked)."
 	a.add(c, func(e *manifestEdit) {
-		if m.scopeIndex() < 0 {
+		switch {
+		case i < 0:
 			e.addScope(a.scopeID)
+		case badID:
+			e.fixScope(i, a.scopeID)
 		}
 		e.preAuthorize(a.scopeID, MobileClientRelease, MobileClientBeta)
 	})

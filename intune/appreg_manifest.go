@@ -504,17 +504,32 @@ func (e *manifestEdit) addScope(id string) {
 }
 
 func (e *manifestEdit) enableScope(i int) {
+	e.editScope(i, func(o *object) { o.set("isEnabled", jsontext.Value("true")) })
+}
+
+// fixScope gives the scope i the id (a new GUID: its own is not one) and
+// enables it.
+func (e *manifestEdit) fixScope(i int, id string) {
+	e.editScope(i, func(o *object) {
+		o.set("id", mustJSON(id))
+		o.set("isEnabled", jsontext.Value("true"))
+	})
+}
+
+// editScope changes the scope i's members with edit.
+func (e *manifestEdit) editScope(i int, edit func(*object)) {
 	items, put := e.list("oauth2PermissionScopes", "oauth2Permissions")
 	if i >= len(items) {
 		return
 	}
 	o := subObject(items[i])
-	o.set("isEnabled", jsontext.Value("true"))
+	edit(o)
 	items[i] = o.encode()
 	put(items)
 }
 
-// preAuthorize makes each client pre-authorised for the scope id.
+// preAuthorize makes each client pre-authorised for the scope id, dropping
+// the ids in its list that are not GUIDs.
 func (e *manifestEdit) preAuthorize(scopeID string, clients ...string) {
 	items, put := e.list("preAuthorizedApplications", "preAuthorizedApplications")
 	idsName := "delegatedPermissionIds"
@@ -529,11 +544,19 @@ func (e *manifestEdit) preAuthorize(scopeID string, clients ...string) {
 			}
 			found = true
 			o := subObject(it)
-			ids := stringsOf(o.get(idsName))
-			if !containsFold(ids, scopeID) {
-				o.set(idsName, mustJSON(append(ids, scopeID)))
-				items[i] = o.encode()
+			// An id that is not a GUID (a template's placeholder) names no
+			// scope, and Entra refuses the manifest with it: it goes.
+			var ids []string
+			for _, id := range stringsOf(o.get(idsName)) {
+				if isGUID(id) {
+					ids = append(ids, id)
+				}
 			}
+			if !containsFold(ids, scopeID) {
+				ids = append(ids, scopeID)
+			}
+			o.set(idsName, mustJSON(ids))
+			items[i] = o.encode()
 		}
 		if !found {
 			o := &object{}

@@ -177,8 +177,20 @@ func TestCheckAppRegistrationEveryCheck(t *testing.T) {
 			found: map[string]string{intune.AppCheckScope: `"Login.Mattermost"`}},
 		{name: "scope disabled", edit: func(l layout, d map[string]any) { l.scope(d)["isEnabled"] = false },
 			fail: []string{intune.AppCheckScope}, found: map[string]string{intune.AppCheckScope: "isEnabled false"}},
+		// The fixes give the scope a new id and pre-authorise the clients
+		// for it: pasted back, the document passes (checked below).
 		{name: "scope id a placeholder", edit: func(l layout, d map[string]any) { l.scope(d)["id"] = "${{SCOPE_ID}}" },
-			fail: []string{intune.AppCheckScope, intune.AppCheckPreAuthorized}, found: map[string]string{intune.AppCheckScope: "${{SCOPE_ID}}"}, noFix: true},
+			fail: []string{intune.AppCheckScope, intune.AppCheckPreAuthorized}, found: map[string]string{intune.AppCheckScope: "${{SCOPE_ID}}"}},
+		{name: "scope id a placeholder, the clients pre-authorised for it", edit: func(l layout, d map[string]any) {
+			l.scope(d)["id"] = "${{SCOPE_ID}}"
+			for _, p := range l.preAuth(d) {
+				p.(map[string]any)[l.idsKey()] = []any{"${{SCOPE_ID}}"}
+			}
+		}, fail: []string{intune.AppCheckScope, intune.AppCheckPreAuthorized}, found: map[string]string{intune.AppCheckPreAuthorized: `["${{SCOPE_ID}}"]`}},
+		{name: "scope id a placeholder, disabled", edit: func(l layout, d map[string]any) {
+			l.scope(d)["id"] = "${{SCOPE_ID}}"
+			l.scope(d)["isEnabled"] = false
+		}, fail: []string{intune.AppCheckScope, intune.AppCheckPreAuthorized}, found: map[string]string{intune.AppCheckScope: "isEnabled false"}},
 		{name: "beta not pre-authorised", edit: func(l layout, d map[string]any) { l.api(d)["preAuthorizedApplications"] = l.preAuth(d)[:1] },
 			fail: []string{intune.AppCheckPreAuthorized}, found: map[string]string{intune.AppCheckPreAuthorized: intune.MobileClientRelease + " (release)"}},
 		{name: "none pre-authorised", edit: func(l layout, d map[string]any) { l.api(d)["preAuthorizedApplications"] = []any{} },
@@ -354,6 +366,38 @@ func TestCheckAppRegistrationReadableNeverNotRun(t *testing.T) {
 		b, err := json.Marshal(r)
 		require.NoError(t, err)
 		assert.NotContains(t, string(b), "not_run")
+	}
+}
+
+// TestCheckAppRegistrationPlaceholderScopeID: a scope whose id is not a GUID
+// gets a new GUID from the scope fix, and the pre-authorisation fix names
+// that same id, in each check's own fix and in the whole fragment; the
+// placeholder is pasted nowhere.
+func TestCheckAppRegistrationPlaceholderScopeID(t *testing.T) {
+	const placeholder = "${{SCOPE_ID}}"
+	for _, l := range layouts {
+		t.Run(l.name(), func(t *testing.T) {
+			d := l.doc(t)
+			l.scope(d)["id"] = placeholder
+			for _, p := range l.preAuth(d) {
+				p.(map[string]any)[l.idsKey()] = []any{placeholder}
+			}
+			r := intune.CheckAppRegistration(marshal(t, d), goodConfig())
+			require.Equal(t, []string{intune.AppCheckScope, intune.AppCheckPreAuthorized}, failed(r))
+			require.NotEmpty(t, checkNamed(t, r, intune.AppCheckScope).Fix)
+			for _, fix := range []string{checkNamed(t, r, intune.AppCheckPreAuthorized).Fix, r.Fix} {
+				require.NotEmpty(t, fix)
+				assert.NotContains(t, fix, placeholder)
+			}
+			var fixed map[string]any
+			require.NoError(t, json.Unmarshal(applyFix(t, marshal(t, d), r.Fix), &fixed))
+			id, _ := l.scope(fixed)["id"].(string)
+			assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, id, "a new GUID")
+			assert.Contains(t, checkNamed(t, r, intune.AppCheckScope).NextStep, id, "the next step names the new id")
+			for _, p := range l.preAuth(fixed) {
+				assert.Equal(t, []any{id}, p.(map[string]any)[l.idsKey()], "pre-authorised for the new id alone")
+			}
+		})
 	}
 }
 
