@@ -230,7 +230,7 @@ func (a *appAudit) checkAudience() {
 	single := false
 	switch {
 	case m.audience != "":
-		c.Found = fmt.Sprintf("signInAudience %q", m.audience)
+		c.Found = fmt.Sprintf("signInAudience %q", clipManifest(m.audience))
 		single = m.audience == "AzureADMyOrg"
 	case m.otherTenants != nil:
 		c.Found = fmt.Sprintf("availableToOtherTenants %t", *m.otherTenants)
@@ -298,7 +298,7 @@ func (a *appAudit) checkScope() {
 		c.Found = where + " " + quoteList(values)
 		c.Detail = "no delegated scope " + scopeName + ": the app requests exactly that scope, and Entra refuses the token request on the phone without it"
 		if j := m.scopeFoldIndex(); j >= 0 {
-			c.Detail += fmt.Sprintf(" (%q differs in case; the scope's value must be %s exactly)", m.scopes[j].Value, scopeName)
+			c.Detail += fmt.Sprintf(" (%q differs in case; the scope's value must be %s exactly)", clipManifest(m.scopes[j].Value), scopeName)
 		}
 		c.NextStep = editorStep + " (or Expose an API > Add a scope: name " + scopeName + ", who can consent: Admins and users). The fix gives the scope the new id " + a.scopeID + "."
 		a.add(c, func(e *manifestEdit) { e.addScope(a.scopeID) })
@@ -307,7 +307,7 @@ func (a *appAudit) checkScope() {
 	s := m.scopes[i]
 	a.scopeID = strings.ToLower(s.ID)
 	enabled := s.IsEnabled == nil || *s.IsEnabled
-	c.Found = fmt.Sprintf("%s: %s id %s, isEnabled %s, type %s", where, scopeName, orUnset(s.ID, "(no id)"), boolText(s.IsEnabled), orUnset(s.Type, "(none)"))
+	c.Found = fmt.Sprintf("%s: %s id %s, isEnabled %s, type %s", where, scopeName, quoteOrUnset(s.ID, "(no id)"), boolText(s.IsEnabled), quoteOrUnset(s.Type, "(none)"))
 	switch {
 	case !isGUID(s.ID):
 		// A template's placeholder: the fixes give the scope a new id, and
@@ -451,7 +451,7 @@ func (a *appAudit) checkMAMPermission() {
 	} else {
 		var acc []string
 		for _, x := range r.ResourceAccess {
-			acc = append(acc, x.ID+" ("+orUnset(x.Type, "no type")+")")
+			acc = append(acc, quoteOrUnset(x.ID, "(no id)")+" (type "+quoteOrUnset(x.Type, "(none)")+")")
 		}
 		c.Found = "Microsoft Mobile Application Management: " + orUnset(strings.Join(acc, ", "), "no permission")
 	}
@@ -539,7 +539,16 @@ func quoteOr(s, none string) string {
 	if s == "" {
 		return none
 	}
-	return fmt.Sprintf("appId %q", clipManifest(s))
+	return "appId " + quoteOrUnset(s, none)
+}
+
+// quoteOrUnset shows a string from the document, clipped and quoted (so
+// that a control character reaches no terminal raw), or none when empty.
+func quoteOrUnset(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return fmt.Sprintf("%q", clipManifest(s))
 }
 
 func orUnset(s, none string) string {

@@ -43,11 +43,11 @@ func ExampleCheckAppRegistration() {
 	// ok   app_id           appId "6a1f5c2e-9b7d-4d3e-8f21-0c4b7a9e3d15"
 	// ok   sign_in_audience signInAudience "AzureADMyOrg"
 	// ok   identifier_uri   identifierUris ["api://6a1f5c2e-9b7d-4d3e-8f21-0c4b7a9e3d15"]
-	// ok   scope            api.oauth2PermissionScopes: login.mattermost id d4c3b2a1-1111-4222-8333-944455556666, isEnabled true, type User
+	// ok   scope            api.oauth2PermissionScopes: login.mattermost id "d4c3b2a1-1111-4222-8333-944455556666", isEnabled true, type "User"
 	// ok   pre_authorized   api.preAuthorizedApplications: 9ac649f1-4f77-44d6-9792-b2f54ab3c9a7 (release) for ["d4c3b2a1-1111-4222-8333-944455556666"]; 64e9952b-20eb-46dc-92ad-99089ed24903 (beta) for ["d4c3b2a1-1111-4222-8333-944455556666"]
 	// FAIL token_version    api.requestedAccessTokenVersion null (v1 tokens)
 	// FAIL optional_claims  optionalClaims.accessToken []
-	// ok   mam_permission   Microsoft Mobile Application Management: 3c7192af-9629-4473-9276-d35e4e4b36c5 (Scope)
+	// ok   mam_permission   Microsoft Mobile Application Management: "3c7192af-9629-4473-9276-d35e4e4b36c5" (type "Scope")
 	// paste over the manifest's members:
 	// {
 	//   "optionalClaims": {

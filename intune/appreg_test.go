@@ -180,7 +180,7 @@ func TestCheckAppRegistrationEveryCheck(t *testing.T) {
 		// The fixes give the scope a new id and pre-authorise the clients
 		// for it: pasted back, the document passes (checked below).
 		{name: "scope id a placeholder", edit: func(l layout, d map[string]any) { l.scope(d)["id"] = "${{SCOPE_ID}}" },
-			fail: []string{intune.AppCheckScope, intune.AppCheckPreAuthorized}, found: map[string]string{intune.AppCheckScope: "${{SCOPE_ID}}"}},
+			fail: []string{intune.AppCheckScope, intune.AppCheckPreAuthorized}, found: map[string]string{intune.AppCheckScope: `id "${{SCOPE_ID}}"`}},
 		{name: "scope id a placeholder, the clients pre-authorised for it", edit: func(l layout, d map[string]any) {
 			l.scope(d)["id"] = "${{SCOPE_ID}}"
 			for _, p := range l.preAuth(d) {
@@ -232,7 +232,7 @@ func TestCheckAppRegistrationEveryCheck(t *testing.T) {
 			fail: []string{intune.AppCheckMAMPermission}, found: map[string]string{intune.AppCheckMAMPermission: "00000003-0000-0000-c000-000000000000"}},
 		{name: "MAM permission as an application role", edit: func(_ layout, d map[string]any) {
 			d["requiredResourceAccess"].([]any)[1].(map[string]any)["resourceAccess"] = []any{map[string]any{"id": mamScopeID, "type": "Role"}}
-		}, fail: []string{intune.AppCheckMAMPermission}, found: map[string]string{intune.AppCheckMAMPermission: mamScopeID + " (Role)"}},
+		}, fail: []string{intune.AppCheckMAMPermission}, found: map[string]string{intune.AppCheckMAMPermission: `"` + mamScopeID + `" (type "Role")`}},
 		{name: "MAM resource with another permission id", edit: func(_ layout, d map[string]any) {
 			d["requiredResourceAccess"].([]any)[1].(map[string]any)["resourceAccess"] = []any{map[string]any{"id": otherGUID, "type": "Scope"}}
 		}, fail: []string{intune.AppCheckMAMPermission}, found: map[string]string{intune.AppCheckMAMPermission: otherGUID}},
@@ -396,6 +396,36 @@ func TestCheckAppRegistrationPlaceholderScopeID(t *testing.T) {
 			assert.Contains(t, checkNamed(t, r, intune.AppCheckScope).NextStep, id, "the next step names the new id")
 			for _, p := range l.preAuth(fixed) {
 				assert.Equal(t, []any{id}, p.(map[string]any)[l.idsKey()], "pre-authorised for the new id alone")
+			}
+		})
+	}
+}
+
+// TestCheckAppRegistrationQuotesTheDocument: strings from the document are
+// quoted and clipped in what a check found: a control character (an ESC
+// that would drive the admin's terminal) reaches no report raw.
+func TestCheckAppRegistrationQuotesTheDocument(t *testing.T) {
+	evil := "\x1b[2J\x1b]0;pwned\x07" + strings.Repeat("x", 200)
+	for _, l := range layouts {
+		t.Run(l.name(), func(t *testing.T) {
+			d := l.doc(t)
+			l.scope(d)["id"] = evil
+			l.scope(d)["type"] = evil
+			d["signInAudience"] = evil
+			d["requiredResourceAccess"].([]any)[1].(map[string]any)["resourceAccess"] = []any{map[string]any{"id": evil, "type": evil}}
+			r := intune.CheckAppRegistration(marshal(t, d), goodConfig())
+			require.Equal(t, l.format, r.Format)
+			for _, c := range r.Checks {
+				for _, text := range []string{c.Found, c.Detail, c.NextStep} {
+					assert.NotContains(t, text, "\x1b", c.Name)
+					assert.NotContains(t, text, "\x07", c.Name)
+				}
+			}
+			for _, name := range []string{intune.AppCheckAudience, intune.AppCheckScope, intune.AppCheckMAMPermission} {
+				found := checkNamed(t, r, name).Found
+				assert.Contains(t, found, `"\x1b[2J\x1b]0;pwned\a`, "%s: quoted as Go does", name)
+				assert.Contains(t, found, `xxx..."`, "%s: clipped", name)
+				assert.Less(t, len(found), 2*len(evil), name)
 			}
 		})
 	}
