@@ -1,19 +1,23 @@
 package intune_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/go-json-experiment/json"
 
 	"github.com/mamlogin/mamlogin/intune"
 )
 
 // FuzzCheckAppRegistration: whatever the document, the reader never panics,
-// every check comes back in order, OK is every check's, and a fix is one
-// JSON object that, pasted over a readable document, leaves it readable.
+// every check comes back in order, OK is every check's, the checks not run
+// are exactly those after an unreadable document's manifest check, and a
+// fix is one JSON object that, pasted over a readable document (applyFix,
+// as the manifest editor does), leaves it readable and in its format, and
+// makes the check it fixes pass; the whole fragment makes every check with
+// a fix pass.
 // Seeds: testdata/fuzz/FuzzCheckAppRegistration and the hand-made manifests.
 func FuzzCheckAppRegistration(f *testing.F) {
 	for _, name := range []string{"graph-good.json", "legacy-good.json"} {
@@ -38,6 +42,9 @@ func FuzzCheckAppRegistration(f *testing.F) {
 				t.Fatalf("check %+v", c)
 			}
 			ok = ok && c.OK
+			if c.NotRun != (r.Format == "" && i > 0) || (c.NotRun && c.OK) {
+				t.Fatalf("check %+v not run, format %q", c, r.Format)
+			}
 		}
 		if ok != r.OK {
 			t.Fatalf("OK %v, checks %v", r.OK, ok)
@@ -48,27 +55,47 @@ func FuzzCheckAppRegistration(f *testing.F) {
 			}
 			return
 		}
-		for _, fix := range append([]string{r.Fix}, fixes(r)...) {
-			if fix == "" {
-				continue
-			}
-			var members map[string]any
-			if err := json.Unmarshal([]byte(fix), &members); err != nil || len(members) == 0 {
-				t.Fatalf("fix %q: %v", fix, err)
-			}
-		}
 		if r.Fix != "" && !strings.HasPrefix(r.Fix, "{") {
 			t.Fatalf("fix %q", r.Fix)
+		}
+		// The reader takes a byte order mark; the paste-back's JSON does not.
+		doc = bytes.TrimPrefix(doc, []byte("\xef\xbb\xbf"))
+		var fixed []string // the checks with a fix
+		for _, c := range r.Checks {
+			if c.Fix == "" {
+				continue
+			}
+			fixed = append(fixed, c.Name)
+			after := pastedBack(t, doc, c.Fix, r.Format, cfg)
+			if a := after.Checks[slices.Index(allAppChecks, c.Name)]; !a.OK {
+				t.Fatalf("%s after its own fix %s: %+v", c.Name, c.Fix, a)
+			}
+		}
+		if (r.Fix == "") != (len(fixed) == 0) {
+			t.Fatalf("fragment %q, checks with a fix %v", r.Fix, fixed)
+		}
+		if r.Fix == "" {
+			return
+		}
+		after := pastedBack(t, doc, r.Fix, r.Format, cfg)
+		for _, name := range fixed {
+			if a := after.Checks[slices.Index(allAppChecks, name)]; !a.OK {
+				t.Fatalf("%s after the whole fragment %s: %+v", name, r.Fix, a)
+			}
 		}
 	})
 }
 
-func fixes(r *intune.AppReport) []string {
-	var out []string
-	for _, c := range r.Checks {
-		out = append(out, c.Fix)
+// pastedBack is the report on doc with fix pasted over it, which must be
+// readable and in the same format.
+func pastedBack(t *testing.T, doc []byte, fix, format string, cfg intune.Config) *intune.AppReport {
+	t.Helper()
+	fixedDoc := applyFix(t, doc, fix)
+	after := intune.CheckAppRegistration(fixedDoc, cfg)
+	if after.Format != format {
+		t.Fatalf("the fix %s turned the document unreadable or into format %q: %+v\ndocument: %s", fix, after.Format, after.Checks[0], fixedDoc)
 	}
-	return out
+	return after
 }
 
 func BenchmarkCheckAppRegistration(b *testing.B) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -117,10 +118,11 @@ func checkNamed(t *testing.T, r *intune.AppReport, name string) intune.AppCheck 
 }
 
 // applyFix pastes a fix over the document: each of its top-level members
-// replaces the document's, as the manifest editor does.
+// replaces the document's, as the manifest editor does. Values are kept as
+// the JSON they are (no number goes through a float64).
 func applyFix(t *testing.T, doc []byte, fix string) []byte {
 	t.Helper()
-	var d, f map[string]any
+	var d, f map[string]jsontext.Value
 	require.NoError(t, json.Unmarshal(doc, &d))
 	require.NoError(t, json.Unmarshal([]byte(fix), &f), "the fix is JSON: %s", fix)
 	require.NotEmpty(t, f)
