@@ -299,9 +299,11 @@ func (v *verifier) missed(err error) *AppError {
 	case !ok:
 		return errInvalidToken.because("key resolution failed: %v", err)
 	case miss.Refresh == jwkscache.RefreshFailed:
-		return errInvalidToken.because("%v", miss).fixedBy("The key set could not be refreshed: check that this server reaches the Entra authority over https (proxy, firewall, DNS); the keys held are kept meanwhile.")
+		return errInvalidToken.becauseText(miss.Error()).fixedBy("The key set could not be refreshed: check that this server reaches the Entra authority over https (proxy, firewall, DNS); the keys held are kept meanwhile.")
 	}
-	return errInvalidToken.because("%v. %s", miss, claimsMappingHint).fixedBy(claimsMappingFix)
+	// Concatenated, not formatted: a flood of unknown kids makes one per
+	// token.
+	return errInvalidToken.becauseText(miss.Error() + ". " + claimsMappingHint).fixedBy(claimsMappingFix)
 }
 
 const (

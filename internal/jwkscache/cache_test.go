@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -444,4 +445,15 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestMissErrorQuotesTheKID: the miss's text quotes the kid as
+// strconv.Quote would, whether or not it takes the no-escape shortcut.
+func TestMissErrorQuotesTheKID(t *testing.T) {
+	for _, kid := range []string{"nOo3ZDrODXEK1jKWhXslHR_KXEg", `a"b`, `a\b`, "a\x01b", "é", "tab\there", ""} {
+		want := "kid " + strconv.Quote(kid) + " is not in the key set (3 keys)"
+		if got := (&MissError{KID: kid, Keys: 3}).Error(); got != want {
+			t.Errorf("kid %q: got %s, want %s", kid, got, want)
+		}
+	}
 }
