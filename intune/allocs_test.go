@@ -58,18 +58,19 @@ func TestAllocationBudgets(t *testing.T) {
 		budget float64
 	}{
 		// The request, its answer headers, its id, the body's strings
-		// (copied out of the body by the JSON reader), the header's
-		// reading and the error with its reason.
-		{"malformed", appBody("not.a.token"), http.StatusBadRequest, intune.ErrInvalidToken.ID, 14},
+		// (copied out of the body by the JSON reader, which reads into the
+		// request itself: no adapter, no closure), the header's reading
+		// and the error with its reason.
+		{"malformed", appBody("not.a.token"), http.StatusBadRequest, intune.ErrInvalidToken.ID, 12},
 		// Plus the one key lookup's miss, as the cache reports it (its
 		// text one concatenation) and keyfunc wraps it (errors.Join and
 		// fmt.Errorf: 7 of these, keyfunc's own).
-		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 26},
+		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 21},
 		// Of these, the RSA verify and golang-jwt's hashing take about 14,
 		// the claims (one string each) about 20.
-		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 56},
+		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 49},
 		// With the test kit's store and an issuer that sets one header.
-		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 62},
+		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 55},
 	}
 	for _, withEvents := range []bool{false, true} {
 		// A limit already spent: the flood's records are dropped, as in a

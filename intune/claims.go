@@ -49,7 +49,7 @@ type Claims struct {
 }
 
 // decodeClaims reads the payload (base64url JSON object) strictly in one
-// pass (readMembers): a payload that is not one strict JSON object fails
+// pass (readInto): a payload that is not one strict JSON object fails
 // outright; a claim of the wrong type is noted for the check that owns it.
 func decodeClaims(payload64 string) (*Claims, *AppError) {
 	p, err := b64.DecodeString(payload64)
@@ -57,11 +57,18 @@ func decodeClaims(payload64 string) (*Claims, *AppError) {
 		return nil, errInvalidToken.because("payload: %v", decodeFault(payload64, 0, err))
 	}
 	c := &Claims{}
-	if err := readMembers(p, claimNames, c.member); err != nil {
+	if err := readInto(p, (*claimsReader)(c)); err != nil {
 		return nil, errInvalidToken.because("payload: %v", err)
 	}
 	c.Scopes = splitScopes(c.scp, c.scopes[:0])
 	return c, nil
+}
+
+// claimsReader is Claims being filled from a payload (readInto).
+type claimsReader Claims
+
+func (r *claimsReader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	return walkObject(d, claimNames, (*Claims)(r).member)
 }
 
 // claimNames are the claims sign-in reads (member): others are skipped.

@@ -359,21 +359,30 @@ func fromApp(r *http.Request) bool {
 // are ignored.
 var requestMembers = []string{"access_token", "device_id", "voip_device_id"}
 
+// UnmarshalJSONFrom reads the body's members of requestMembers (readInto).
+func (req *request) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	return walkObject(d, requestMembers, req.member)
+}
+
+// member reads one member of requestMembers into req: a string, or null
+// for absent.
+func (req *request) member(d *jsontext.Decoder, name string) error {
+	dst := &req.accessToken
+	switch name {
+	case "device_id":
+		dst = &req.deviceID
+	case "voip_device_id":
+		dst = &req.voipDeviceID
+	}
+	if d.PeekKind() == 'n' { // null: absent
+		return d.SkipValue()
+	}
+	return requireString(d, name, dst)
+}
+
 // parseRequest reads body into req.
 func parseRequest(body []byte, req *request) *AppError {
-	err := readMembers(body, requestMembers, func(d *jsontext.Decoder, name string) error {
-		dst := &req.accessToken
-		switch name {
-		case "device_id":
-			dst = &req.deviceID
-		case "voip_device_id":
-			dst = &req.voipDeviceID
-		}
-		if d.PeekKind() == 'n' { // null: absent
-			return d.SkipValue()
-		}
-		return requireString(d, name, dst)
-	})
+	err := readInto(body, req)
 	if err != nil {
 		return errInvalidParam.because("request body: %v", err)
 	}

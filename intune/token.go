@@ -37,6 +37,29 @@ type token struct {
 	sig64        string
 	alg, kid     string
 	ignored      []string // header members that name keys or URLs: never used
+	crit         bool     // the header has crit
+}
+
+// tokenHeader is a token being filled from its header (readInto).
+type tokenHeader token
+
+func (h *tokenHeader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	return walkObject(d, headerMembers, h.member)
+}
+
+// member reads one header member of headerMembers.
+func (h *tokenHeader) member(d *jsontext.Decoder, name string) error {
+	switch name {
+	case "alg":
+		return requireString(d, name, &h.alg)
+	case "kid":
+		return requireString(d, name, &h.kid)
+	case "crit":
+		h.crit = true
+	default: // a header member that names a key or a URL
+		h.ignored = append(h.ignored, name)
+	}
+	return d.SkipValue()
 }
 
 // headerMembers are the header members parse reads.
@@ -72,24 +95,11 @@ func (t *token) parse(raw string) *AppError {
 	}
 	t.signingInput, t.payload64, t.sig64 = raw[:len(h64)+1+len(p64)], p64, s64
 	t.Raw, t.Method = raw, jwt.SigningMethodRS256
-	crit := false
-	err = readMembers(hdr, headerMembers, func(d *jsontext.Decoder, name string) error {
-		switch name {
-		case "alg":
-			return requireString(d, name, &t.alg)
-		case "kid":
-			return requireString(d, name, &t.kid)
-		case "crit":
-			crit = true
-		default: // a header member that names a key or a URL
-			t.ignored = append(t.ignored, name)
-		}
-		return d.SkipValue()
-	})
+	err = readInto(hdr, (*tokenHeader)(t))
 	if err != nil {
 		return errInvalidToken.because("header: %v", err)
 	}
-	if crit {
+	if t.crit {
 		// RFC 7515 4.1.11: a recipient that does not understand a critical
 		// extension must reject the token. This package understands none.
 		return errInvalidToken.because("header has crit: critical extensions are not supported")
