@@ -58,19 +58,20 @@ func TestAllocationBudgets(t *testing.T) {
 		budget float64
 	}{
 		// The request, its answer headers, its id, the body's strings
-		// (copied out of the body by the JSON reader, which reads into the
-		// request itself: no adapter, no closure), the header's reading
+		// (copied out of the JSON decoder's recycled buffer, which the body
+		// is read into: no buffer of the request's own; the decoder fills
+		// the request itself: no adapter, no closure), the header's reading
 		// and the error with its reason.
-		{"malformed", appBody("not.a.token"), http.StatusBadRequest, intune.ErrInvalidToken.ID, 12},
+		{"malformed", appBody("not.a.token"), http.StatusBadRequest, intune.ErrInvalidToken.ID, 11},
 		// Plus the one key lookup's miss, as the cache reports it (its
 		// text one concatenation) and keyfunc wraps it (errors.Join and
 		// fmt.Errorf: 7 of these, keyfunc's own).
-		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 21},
+		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 20},
 		// Of these, the RSA verify and golang-jwt's hashing take about 14,
 		// the claims (one string each) about 20.
-		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 49},
+		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 48},
 		// With the test kit's store and an issuer that sets one header.
-		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 55},
+		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 54},
 	}
 	for _, withEvents := range []bool{false, true} {
 		// A limit already spent: the flood's records are dropped, as in a

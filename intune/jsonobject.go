@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/go-json-experiment/json"
@@ -37,7 +38,20 @@ func readMembers(data []byte, names []string, member func(d *jsontext.Decoder, n
 // readMembers allocates (two allocations a document, three documents a
 // sign-in).
 func readInto(data []byte, into json.UnmarshalerFrom) error {
-	err := json.Unmarshal(data, into)
+	return readFault(json.Unmarshal(data, into))
+}
+
+// readFrom is readInto over a stream: the decoder reads r into its own
+// recycled buffer (json.UnmarshalRead), to its end, and nothing but
+// whitespace may follow the object.
+func readFrom(r io.Reader, into json.UnmarshalerFrom) error {
+	return readFault(json.UnmarshalRead(r, into))
+}
+
+// readFault is what readInto and readFrom return for json's err: nil, a
+// member function's error as it is, or the JSON's fault in jsonFault's
+// words.
+func readFault(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -184,6 +184,7 @@ func (h *LoginHandler) Status(e *AppError) int {
 // request is the app's body: {"device_id", "voip_device_id", "access_token"}.
 type request struct {
 	accessToken, deviceID, voipDeviceID string
+	in                                  bodyReader // the body, while parseRequest reads it
 }
 
 // attempt records one sign-in for its answer, its log and its event.
@@ -303,41 +304,75 @@ func readRequest(w http.ResponseWriter, r *http.Request, req *request) *AppError
 		return errInvalidToken.because("refused a request a browser could forge: Content-Type %q and no X-Requested-With: XMLHttpRequest",
 			clipFact(r.Header.Get("Content-Type"))).fixedBy(fixForged)
 	}
-	body, err := readBody(w, r)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+	return parseRequest(w, r, req)
+}
+
+// bodyReader is the request body as parseRequest's JSON decoder reads it:
+// the decoder reads straight from the connection into its own recycled
+// buffer, and the strings it keeps are copied out of it (stringValue), so
+// that a request allocates no buffer for its body. bodyReader counts the
+// bytes, stops one past the declared length (a body longer than declared
+// is an error, not truncated), and keeps the body's own read error apart
+// from the JSON's faults.
+type bodyReader struct {
+	body    io.Reader
+	left    int64 // bytes still allowed: the declared length, plus one
+	read    int64
+	eof     bool
+	readErr error // the body's error, other than io.EOF
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.body.Read(p)
+	b.left -= int64(n)
+	b.read += int64(n)
+	switch {
+	case err == io.EOF:
+		b.eof = true
+	case err != nil:
+		b.readErr = err
+	}
+	return n, err
+}
+
+// parseRequest reads the bounded body into req: with its declared length
+// when that is within the bound (the app declares it), else as it comes,
+// up to the bound.
+func parseRequest(w http.ResponseWriter, r *http.Request, req *request) *AppError {
+	declared := r.ContentLength
+	req.in = bodyReader{body: r.Body, left: declared + 1}
+	if declared <= 0 || declared > MaxBodyBytes {
+		// MaxBytesReader also tells the server to close the connection
+		// after an oversized body.
+		req.in = bodyReader{body: http.MaxBytesReader(w, r.Body, MaxBodyBytes), left: MaxBodyBytes + 1}
+		declared = -1
+	}
+	err := readFrom(&req.in, req)
+	in := req.in
+	req.in = bodyReader{} // keeps nothing of the request
+	switch {
+	case in.readErr != nil:
+		if _, ok := errors.AsType[*http.MaxBytesError](in.readErr); ok {
 			return errInvalidParam.because("request body is over the %d-byte bound", MaxBodyBytes).fixedBy(fixBody)
 		}
-		return errInvalidParam.because("reading the request body: %v", err).fixedBy(fixBody)
+		return errInvalidParam.because("reading the request body: %v", in.readErr).fixedBy(fixBody)
+	case declared >= 0 && in.read > declared:
+		return errInvalidParam.because("reading the request body: the body is longer than its Content-Length").fixedBy(fixBody)
+	case declared >= 0 && in.eof && in.read < declared:
+		return errInvalidParam.because("reading the request body: the body is shorter than its Content-Length").fixedBy(fixBody)
+	case err != nil:
+		return errInvalidParam.because("request body: %v", err).fixedBy(fixBody)
 	}
-	if e := parseRequest(body, req); e != nil {
+	if e := checkRequest(req); e != nil {
 		return e.fixedBy(fixBody)
 	}
 	return nil
-}
-
-// readBody reads the bounded body in one allocation when its declared
-// length is within the bound (the app declares it), else as it comes, up to
-// the bound.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	n := r.ContentLength
-	if n <= 0 || n > MaxBodyBytes {
-		// MaxBytesReader also tells the server to close the connection
-		// after an oversized body.
-		return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	}
-	buf := make([]byte, n+1)             // one more: a body longer than declared is an error, not truncated
-	got, err := io.ReadFull(r.Body, buf) // at most n+1 <= MaxBodyBytes+1 bytes
-	switch {
-	case err == io.ErrUnexpectedEOF && int64(got) == n:
-		return buf[:n], nil
-	case err == nil:
-		return nil, errors.New("the body is longer than its Content-Length")
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		return nil, errors.New("the body is shorter than its Content-Length")
-	}
-	return nil, err
 }
 
 // fromApp reports whether r carries what a cross-site HTML form cannot send
@@ -380,12 +415,9 @@ func (req *request) member(d *jsontext.Decoder, name string) error {
 	return requireString(d, name, dst)
 }
 
-// parseRequest reads body into req.
-func parseRequest(body []byte, req *request) *AppError {
-	err := readInto(body, req)
-	if err != nil {
-		return errInvalidParam.because("request body: %v", err)
-	}
+// checkRequest checks the members parseRequest read: an access token, and
+// device ids within their bounds.
+func checkRequest(req *request) *AppError {
 	if req.accessToken == "" {
 		return errInvalidParam.because("request body has no access_token")
 	}

@@ -341,6 +341,56 @@ func TestLoginBadBodies(t *testing.T) {
 	assert.Empty(t, r.sessions.SignIns())
 }
 
+// failingBody is a request body whose connection breaks after its first
+// bytes.
+type failingBody struct{ sent bool }
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, `{"access_token":"`), nil
+	}
+	return 0, errors.New("connection reset by peer")
+}
+
+// The body is read straight into the JSON decoder: its declared length, its
+// bound and its connection's errors are still told apart from its JSON.
+func TestLoginBodyLength(t *testing.T) {
+	r := newRig(t, intune.AuthServiceOpenID)
+	body := appBody(r.tenant.Token())
+	oversized := `{"access_token":"x","pad":"` + strings.Repeat("x", intune.MaxBodyBytes) + `"}`
+	tests := []struct {
+		name     string
+		body     io.Reader
+		declared int64 // -1: not declared (chunked)
+		status   int
+		reason   string // a part of the logged reason
+	}{
+		{"as declared", strings.NewReader(body), int64(len(body)), http.StatusOK, ""},
+		{"not declared", strings.NewReader(body), -1, http.StatusOK, ""},
+		{"longer than declared", strings.NewReader(body + "  "), int64(len(body)), http.StatusBadRequest, "longer than its Content-Length"},
+		{"shorter than declared", strings.NewReader(body), int64(len(body)) + 5, http.StatusBadRequest, "shorter than its Content-Length"},
+		{"over the bound, not declared", strings.NewReader(oversized), -1, http.StatusBadRequest, "bound"},
+		{"over the bound, declared", strings.NewReader(oversized), int64(len(oversized)), http.StatusBadRequest, "bound"},
+		{"connection fails", &failingBody{}, 500, http.StatusBadRequest, "connection reset by peer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r.logs.Reset()
+			req := httptest.NewRequest(http.MethodPost, "/oauth/intune", io.NopCloser(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			req.ContentLength = tt.declared
+			rec := httptest.NewRecorder()
+			r.handler().ServeHTTP(rec, req)
+			require.Equal(t, tt.status, rec.Code, rec.Body.String())
+			if tt.status != http.StatusOK {
+				assert.Equal(t, intune.ErrInvalidParam.ID, decodeErr(t, rec).ID)
+				assert.Contains(t, r.logs.String(), tt.reason)
+			}
+		})
+	}
+}
+
 func TestLoginWrongMethod(t *testing.T) {
 	r := newRig(t, intune.AuthServiceOpenID)
 	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodOptions} {
