@@ -429,32 +429,20 @@ func checkRequest(req *request) *AppError {
 			return errInvalidParam.because("%s has a control character at offset %d", id.name, i)
 		}
 	}
-	if req.voipDeviceID != "" && !isDeviceID(req.voipDeviceID) {
-		return errInvalidParam.because("voip_device_id is not in the <platform>:<token> format (%d bytes, %s)", len(req.voipDeviceID), deviceIDShape(req.voipDeviceID))
+	if req.voipDeviceID != "" {
+		if fault := deviceIDFault(req.voipDeviceID); fault != "" {
+			return errInvalidParam.because("voip_device_id is not in the <platform>:<token> format (%d bytes, %s)", len(req.voipDeviceID), fault)
+		}
 	}
 	return nil
 }
 
-// isDeviceID reports whether id has the push device id format the real
-// server accepts: "<platform>:<token>", a platform of letters, digits, '_',
-// '-' or '.' (apple_rn-v2, apple_voip, android_rn), a non-empty token.
-func isDeviceID(id string) bool {
-	platform, token, ok := strings.Cut(id, ":")
-	if !ok || platform == "" || token == "" {
-		return false
-	}
-	for i := 0; i < len(platform); i++ {
-		c := platform[i]
-		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
-// deviceIDShape says what is wrong with a device id without repeating it:
-// the id is the client's words, and a push token is not for the log.
-func deviceIDShape(id string) string {
+// deviceIDFault says what keeps id from the push device id format the real
+// server accepts, "<platform>:<token>" with a platform of letters, digits,
+// '_', '-' or '.' (apple_rn-v2, apple_voip, android_rn) and a non-empty
+// token; "" when it has that format. It never repeats the id: the id is
+// the client's words, and a push token is not for the log.
+func deviceIDFault(id string) string {
 	platform, token, ok := strings.Cut(id, ":")
 	switch {
 	case !ok:
@@ -464,7 +452,18 @@ func deviceIDShape(id string) string {
 	case token == "":
 		return "no token after ':'"
 	}
-	return "the platform has a character other than a letter, digit, '_', '-' or '.'"
+	for i := 0; i < len(platform); i++ {
+		if !isIDByte(platform[i]) {
+			return "the platform has a character other than a letter, digit, '_', '-' or '.'"
+		}
+	}
+	return ""
+}
+
+// isIDByte reports whether c may stand in a request id or a device id's
+// platform: a letter, a digit, '-', '_' or '.'.
+func isIDByte(c byte) bool {
+	return c == '-' || c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // issueSession opens the host's session. If the issuer fails, the response
@@ -493,8 +492,7 @@ func requestID(r *http.Request) string {
 	if id := firstValue(r.Header, requestIDKey); id != "" && len(id) <= 64 {
 		ok := true
 		for i := 0; i < len(id) && ok; i++ {
-			c := id[i]
-			ok = c == '-' || c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+			ok = isIDByte(id[i])
 		}
 		if ok {
 			return id
