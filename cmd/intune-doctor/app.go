@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,17 +71,7 @@ func runApp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		out.ChecksRun = append(out.ChecksRun, c.Name)
 	}
 	out.Summary = r.Summary()
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(out)
-	} else {
-		printAppReport(stdout, out)
-	}
-	if !r.OK {
-		return exitFail
-	}
-	return exitOK
+	return answer(stdout, asJSON, out, func() { printAppReport(stdout, out) }, r.OK)
 }
 
 // readManifestInput reads FILE, or standard input for "-".

@@ -241,14 +241,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		report = intune.Diagnose(ctx, cfg, raw, opts...)
 	}
 	out := newOutput(cmd, report, reading(report.Clock), notes)
-	if f.asJSON {
+	return answer(stdout, f.asJSON, out, func() { printReport(stdout, out) }, report.OK)
+}
+
+// answer writes a command's result, as indented JSON or as text for a
+// person, and returns the exit status that goes with its verdict: the
+// same for every command.
+func answer(stdout io.Writer, asJSON bool, out any, printText func(), ok bool) int {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 	} else {
-		printReport(stdout, out)
+		printText()
 	}
-	if !report.OK {
+	if !ok {
 		return exitFail
 	}
 	return exitOK
