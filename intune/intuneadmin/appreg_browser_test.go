@@ -3,7 +3,6 @@ package intuneadmin_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -28,16 +27,7 @@ func submitManifest(t *testing.T, ctx context.Context, pageURL, text string) str
 // submitManifestHere is submitManifest on the page the browser shows.
 func submitManifestHere(t *testing.T, ctx context.Context, text string) string {
 	t.Helper()
-	do(t, ctx, "paste the manifest", chromedp.WaitVisible(chromedp.ID("manifest")), chromedp.Focus(chromedp.ID("manifest")), paste(text))
-	require.Equal(t, text, run(t, ctx, "read the field", chromedp.Value(chromedp.ID("manifest"))), "the paste reached the field")
-	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	resp, err := chromedp.RunResponse(sctx, chromedp.Click(chromedp.CSS(`form[action="?check=app"] button`)))
-	require.NoError(t, err, "submit")
-	require.Equal(t, int64(http.StatusOK), resp.Status)
-	do(t, ctx, "wait for the verdict", chromedp.WaitVisible(chromedp.ID("app-verdict")))
-	run(t, ctx, "wait for the load event", chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(stepTimeout)))
-	return run(t, ctx, "read the verdict", chromedp.Text(chromedp.ID("app-verdict")))
+	return submitHere(t, ctx, "manifest", `form[action="?check=app"] button`, "app-verdict", text)
 }
 
 func appRows(t *testing.T, ctx context.Context) [][]string {

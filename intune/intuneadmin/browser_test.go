@@ -149,20 +149,28 @@ func submitToken(t *testing.T, ctx context.Context, pageURL, text string) string
 // its URL: the result page of another check, say.
 func submitTokenHere(t *testing.T, ctx context.Context, text string) string {
 	t.Helper()
-	do(t, ctx, "paste the token", chromedp.WaitVisible(chromedp.ID("token")), chromedp.Focus(chromedp.ID("token")), paste(text))
-	require.Equal(t, text, run(t, ctx, "read the field", chromedp.Value(chromedp.ID("token"))), "the paste reached the field")
+	return submitHere(t, ctx, "token", `button[value="token"]`, "verdict", text)
+}
+
+// submitHere pastes text into the field with the id field on the page the
+// browser shows, presses the button, waits for the result page and returns
+// the element verdict as the browser renders it.
+func submitHere(t *testing.T, ctx context.Context, field, button, verdict, text string) string {
+	t.Helper()
+	do(t, ctx, "paste into "+field, chromedp.WaitVisible(chromedp.ID(field)), chromedp.Focus(chromedp.ID(field)), paste(text))
+	require.Equal(t, text, run(t, ctx, "read the field", chromedp.Value(chromedp.ID(field))), "the paste reached the field")
 
 	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
-	resp, err := chromedp.RunResponse(sctx, chromedp.Click(chromedp.CSS(`button[value="token"]`)))
+	resp, err := chromedp.RunResponse(sctx, chromedp.Click(chromedp.CSS(button)))
 	require.NoError(t, err, "submit")
 	require.Equal(t, int64(http.StatusOK), resp.Status)
 
-	do(t, ctx, "wait for the verdict", chromedp.WaitVisible(chromedp.ID("verdict")))
+	do(t, ctx, "wait for the verdict", chromedp.WaitVisible(chromedp.ID(verdict)))
 	// Images (there must be none) have loaded or failed by the load event:
 	// an onerror handler would have run by then.
 	run(t, ctx, "wait for the load event", chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(stepTimeout)))
-	return run(t, ctx, "read the verdict", chromedp.Text(chromedp.ID("verdict")))
+	return run(t, ctx, "read the verdict", chromedp.Text(chromedp.ID(verdict)))
 }
 
 // tableRows reads the rendered check table: one row per check, each cell's
