@@ -105,7 +105,7 @@ func (db *DB) AuditRecords(ctx context.Context, limit int) ([]AuditRecord, error
 func (db *DB) PruneAudit(ctx context.Context, maxAge time.Duration, maxRecords int64) (int64, error) {
 	var deleted int64
 	del := func(q string, arg any) error {
-		res, err := db.sql.ExecContext(ctx, q, arg)
+		res, err := db.exec(ctx, q, arg)
 		if err != nil {
 			return err
 		}

@@ -170,7 +170,7 @@ func (s *Sessions) SessionUser(ctx context.Context, bearer string) (*intune.User
 // RevokeSession ends the session of the bearer token (logout). It returns
 // ErrNoSession when there was no unrevoked session to end.
 func (s *Sessions) RevokeSession(ctx context.Context, bearer string) error {
-	res, err := s.db.sql.ExecContext(ctx, `UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at = 0`,
+	res, err := s.db.exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at = 0`,
 		hashToken(bearer), millis(s.db.now()))
 	if err != nil {
 		return fmt.Errorf("sqlstore: revoke session: %w", err)
@@ -184,7 +184,7 @@ func (s *Sessions) RevokeSession(ctx context.Context, bearer string) error {
 // RevokeUserSessions ends every session of the user (e.g. when Intune
 // reports the device wiped, or an administrator signs the user out).
 func (s *Sessions) RevokeUserSessions(ctx context.Context, userID string) error {
-	_, err := s.db.sql.ExecContext(ctx, `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at = 0`,
+	_, err := s.db.exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at = 0`,
 		userID, millis(s.db.now()))
 	if err != nil {
 		return fmt.Errorf("sqlstore: revoke sessions of user %s: %w", userID, err)

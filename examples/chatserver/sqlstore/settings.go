@@ -33,7 +33,7 @@ func (db *DB) SettingOnce(ctx context.Context, name string, create func() (strin
 		return "", fmt.Errorf("sqlstore: making setting %q: %w", name, err)
 	}
 	// DO NOTHING: the first insert wins; read back what won.
-	if _, err := db.sql.ExecContext(ctx, `INSERT INTO settings (name, value, create_at) VALUES ($1, $2, $3)
+	if _, err := db.exec(ctx, `INSERT INTO settings (name, value, create_at) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO NOTHING`, name, v, millis(db.now())); err != nil {
 		return "", fmt.Errorf("sqlstore: storing setting %q: %w", name, err)
 	}

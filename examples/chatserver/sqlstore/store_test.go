@@ -875,6 +875,46 @@ func TestSQLiteBusyTimeoutFromDSN(t *testing.T) {
 	require.Equal(t, 10000, ms)
 }
 
+// TestSQLiteWritersTakeTurns: a writer that commits and begins again at
+// once (the audit writer under a burst of sign-ins) does not starve the
+// process's other writes. SQLite's busy timeout is no queue: before writes
+// took turns, the configuration's first write waited out the whole timeout
+// behind such a writer (in CI, under -race) and failed with SQLITE_BUSY.
+// A short busy timeout makes that failure quick to show; in turns, each
+// write waits only for the one ahead of it.
+func TestSQLiteWritersTakeTurns(t *testing.T) {
+	db, _ := open(t, filepath.Join(t.TempDir(), "chat.db")+"?_pragma=busy_timeout(50)")
+	ctx := t.Context()
+	stop := make(chan struct{})
+	var hammered atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			batch := []sqlstore.AuditRecord{{RequestID: "r", Outcome: "success", Status: 200}}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				assert.NoError(t, db.AuditBatch(ctx, batch))
+				hammered.Add(1)
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	users := db.Users()
+	for i := range 20 {
+		_, err := db.SaveConfig(ctx, []byte(`{"n":`+strconv.Itoa(i)+`}`))
+		require.NoError(t, err, "write %d beside the audit writers", i)
+		_, err = db.SettingOnce(ctx, "s"+strconv.Itoa(i), func() (string, error) { return "v", nil })
+		require.NoError(t, err)
+		_, err = users.CreateUser(ctx, intune.AuthServiceOffice365, &intune.Claims{ObjectID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i)})
+		require.NoError(t, err)
+	}
+	require.Positive(t, hammered.Load(), "the audit writers wrote meanwhile")
+}
+
 func TestAuditBatch(t *testing.T) {
 	eachEngine(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()

@@ -149,7 +149,7 @@ func (s *Users) CreateUser(ctx context.Context, service intune.AuthService, c *i
 	// behave so.
 	for attempt := 1; ; attempt++ {
 		p.Username = usernameCandidate(base, attempt)
-		res, err := s.db.sql.ExecContext(ctx, `INSERT INTO users
+		res, err := s.db.exec(ctx, `INSERT INTO users
 			(id, username, email, first_name, last_name, auth_service, auth_data, is_bot, delete_at, create_at, update_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, 0, $8, $8)
 			ON CONFLICT (username) DO NOTHING`,
@@ -225,7 +225,7 @@ func (s *Users) AddUser(ctx context.Context, p Profile) (*intune.User, error) {
 	if p.UpdateAt == 0 {
 		p.UpdateAt = p.CreateAt
 	}
-	_, err := s.db.sql.ExecContext(ctx, `INSERT INTO users
+	_, err := s.db.exec(ctx, `INSERT INTO users
 		(id, username, email, first_name, last_name, auth_service, auth_data, is_bot, delete_at, create_at, update_at)
 		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10, $11)`,
 		p.ID, p.Username, p.Email, p.FirstName, p.LastName, p.AuthService, p.AuthData, p.IsBot, p.DeleteAt, p.CreateAt, p.UpdateAt)
@@ -266,7 +266,7 @@ func (s *Users) SyncUser(ctx context.Context, u *intune.User, c *intune.Claims) 
 // syncUser is SyncUser's UPDATE; an empty email keeps the stored one.
 func (s *Users) syncUser(ctx context.Context, id, email string, c *intune.Claims) error {
 	// COALESCE(NULLIF(new, ''), old): an absent claim keeps the stored value.
-	res, err := s.db.sql.ExecContext(ctx, `UPDATE users SET
+	res, err := s.db.exec(ctx, `UPDATE users SET
 			email      = COALESCE(NULLIF($2, ''), email),
 			first_name = COALESCE(NULLIF($3, ''), first_name),
 			last_name  = COALESCE(NULLIF($4, ''), last_name),
@@ -306,7 +306,7 @@ const emailKey = "users_email_key"
 // stop resolving at once: SessionUser checks delete_at.
 func (s *Users) DeactivateUser(ctx context.Context, id string) error {
 	now := millis(s.db.now())
-	res, err := s.db.sql.ExecContext(ctx, `UPDATE users SET delete_at = $2, update_at = $2 WHERE id = $1`, id, now)
+	res, err := s.db.exec(ctx, `UPDATE users SET delete_at = $2, update_at = $2 WHERE id = $1`, id, now)
 	if err != nil {
 		return fmt.Errorf("sqlstore: deactivate user %s: %w", id, err)
 	}
