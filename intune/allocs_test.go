@@ -64,9 +64,9 @@ func TestAllocationBudgets(t *testing.T) {
 		// and the error with its reason.
 		{"malformed", appBody("not.a.token"), http.StatusBadRequest, intune.ErrInvalidToken.ID, 11},
 		// Plus the one key lookup's miss, as the cache reports it (its
-		// text one concatenation) and keyfunc wraps it (errors.Join and
-		// fmt.Errorf: 7 of these, keyfunc's own).
-		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 20},
+		// text one concatenation, which is also the reason) and keyfunc
+		// wraps it (errors.Join and fmt.Errorf: 7 of these, keyfunc's own).
+		{"unknown kid", appBody(tenant.Token(intunetest.WithKey(rogue))), http.StatusBadRequest, intune.ErrInvalidToken.ID, 19},
 		// Of these, the RSA verify and golang-jwt's hashing take about 14,
 		// the claims (one string each) about 20.
 		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 48},

@@ -301,15 +301,15 @@ func (v *verifier) missed(err error) *AppError {
 	case miss.Refresh == jwkscache.RefreshFailed:
 		return errInvalidToken.becauseText(miss.Error()).fixedBy("The key set could not be refreshed: check that this server reaches the Entra authority over https (proxy, firewall, DNS); the keys held are kept meanwhile.")
 	}
-	// Concatenated, not formatted: a flood of unknown kids makes one per
-	// token.
-	return errInvalidToken.becauseText(miss.Error() + ". " + claimsMappingHint).fixedBy(claimsMappingFix)
+	// The reason is the miss's own text, made once (keyfunc's wrapping read
+	// it already); the claims-mapping hint is the next step, which the log
+	// carries beside it. A flood of unknown kids makes one of these per
+	// token, so nothing more is built for it.
+	return errInvalidToken.becauseText(miss.Error()).fixedBy(claimsMappingFix)
 }
 
-const (
-	claimsMappingHint = "If the server API app has a claims-mapping policy it signs with its own keys, listed only at the discovery URL with ?appid=<ClientID> (this validator uses it unless JWKSURL is set); a token for another tenant or cloud names keys of that tenant"
-	claimsMappingFix  = claimsMappingHint + ": check Tenant ID and the authority."
-)
+// claimsMappingFix is the next step for a kid the tenant's key set lacks.
+const claimsMappingFix = "If the server API app has a claims-mapping policy it signs with its own keys, listed only at the discovery URL with ?appid=<ClientID> (this validator uses it unless JWKSURL is set); a token for another tenant or cloud names keys of that tenant: check Tenant ID and the authority."
 
 // checkSignature verifies RS256 with the resolved key, through golang-jwt.
 func (v *verifier) checkSignature(a *attempt) (string, *AppError) {

@@ -87,7 +87,7 @@ func TestDiagnoseCommonMistakes(t *testing.T) {
 		{name: "expired and wrong audience at once", token: tenant.Token(withExpired(), it.WithClaim("aud", other)),
 			fails: map[string]string{"expiry": intune.ErrTokenExpired.ID, "audience": intune.ErrInvalidToken.ID}, detail: "expired at"},
 		{name: "key not in the set (claims-mapping policy)", token: tenant.Token(it.WithKey(it.NewKey())),
-			fails: map[string]string{"key": intune.ErrInvalidToken.ID, "signature": intune.ErrInvalidToken.ID}, detail: "appid"},
+			fails: map[string]string{"key": intune.ErrInvalidToken.ID, "signature": intune.ErrInvalidToken.ID}, detail: "is not in the key set"},
 		{name: "not a token", token: "hello",
 			fails: map[string]string{"format": "", "algorithm": "", "key": "", "signature": "", "expiry": "", "not_before": "", "tenant": "", "version": "", "issuer": "", "audience": "", "scope": "", "client": "", "object_id": ""}, detail: "1 dot-separated"},
 		{name: "tenant ID is a domain", cfg: func(c *intune.Config) { c.TenantID = "contoso.onmicrosoft.com" }, token: tenant.Token(),

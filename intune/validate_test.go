@@ -55,7 +55,7 @@ func TestValidateContractChecks(t *testing.T) {
 		{name: "alg RS384", token: tenant.Token(it.WithHeader("alg", "RS384")), want: intune.ErrInvalidToken, reason: `alg is "RS384"`},
 		{name: "alg none", token: tenant.Token(it.WithHeader("alg", "none")), want: intune.ErrInvalidToken, reason: "only RS256"},
 		{name: "no kid", token: tenant.Token(it.WithoutHeader("kid")), want: intune.ErrInvalidToken, reason: "no kid"},
-		{name: "unknown kid", token: tenant.Token(it.WithKey(rogue)), want: intune.ErrInvalidToken, reason: "appid"},
+		{name: "unknown kid", token: tenant.Token(it.WithKey(rogue)), want: intune.ErrInvalidToken, reason: "is not in the key set"},
 		{name: "crit", token: tenant.Token(it.WithHeader("crit", []string{"exp"})), want: intune.ErrInvalidToken, reason: "crit"},
 		// 3. signature
 		{name: "rogue key, known kid", token: tenant.Token(it.WithSignatureFrom(rogue)), want: intune.ErrInvalidToken, reason: "does not verify"},
@@ -107,6 +107,11 @@ func TestValidateContractChecks(t *testing.T) {
 			assert.Contains(t, ae.Reason, tt.reason)
 		})
 	}
+	// The claims-mapping hint is the next step of an unknown kid, not
+	// repeated in its reason.
+	ae := validateAs(t, newValidator(t, tenant.Config()), tenant.Token(it.WithKey(rogue)), intune.ErrInvalidToken)
+	assert.Contains(t, ae.NextStep(), "?appid=<ClientID>")
+	assert.NotContains(t, ae.Reason, "appid")
 }
 
 // TestValidateKeyBinding: a key's Entra "issuer" and "cloud_instance_name"
