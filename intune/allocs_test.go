@@ -71,7 +71,7 @@ func TestAllocationBudgets(t *testing.T) {
 		// the claims (one string each) about 20.
 		{"expired", appBody(tenant.Token(intunetest.WithExpiry(time.Now().Add(-time.Hour)))), http.StatusBadRequest, intune.ErrTokenExpired.ID, 48},
 		// With the test kit's store and an issuer that sets one header.
-		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 54},
+		{"sign-in", appBody(tenant.Token()), http.StatusOK, "", 49},
 	}
 	for _, withEvents := range []bool{false, true} {
 		// A limit already spent: the flood's records are dropped, as in a

@@ -28,28 +28,43 @@ func successBody(u *User, svc AuthService) ([]byte, *AppError) {
 	if err != nil {
 		return nil, errStoreFailed.because("the profile of user %q does not marshal to JSON: %v", u.ID, err).fixedBy(fixProfile)
 	}
-	var id, authService string
-	var hasID, hasService bool
-	err = readMembers(body, []string{"id", "auth_service"}, func(d *jsontext.Decoder, name string) error {
-		if name == "id" {
-			other, err := stringValue(d, &id)
-			hasID = other == nil
-			return err
-		}
-		other, err := stringValue(d, &authService)
-		hasService = other == nil
-		return err
-	})
+	var f profileFields
+	err = readInto(body, &f)
 	switch {
 	case err != nil:
 		return nil, errStoreFailed.because("the profile of user %q is not a JSON object: %v", u.ID, err).fixedBy(fixProfile)
-	case !hasID || id == "":
+	case !f.hasID || f.id == "":
 		return nil, errStoreFailed.because("the profile of user %q has no \"id\"", u.ID).fixedBy(fixProfile)
-	case !hasService || !strings.EqualFold(authService, string(svc)):
+	case !f.hasService || !strings.EqualFold(f.authService, string(svc)):
 		return nil, errStoreFailed.because("the profile of user %q has auth_service %q, the published IntuneAuthService is %q: the app would skip MAM enrollment",
-			u.ID, clipFact(authService), svc).fixedBy(fixProfile)
+			u.ID, clipFact(f.authService), svc).fixedBy(fixProfile)
 	}
 	return body, nil
+}
+
+// profileFields are the members of the user JSON that successBody checks,
+// read as the other documents are (readInto): hasID and hasService say the
+// member was a string.
+type profileFields struct {
+	id, authService   string
+	hasID, hasService bool
+}
+
+// profileMembers are the members of the user JSON profileFields reads.
+var profileMembers = []string{"id", "auth_service"}
+
+func (f *profileFields) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	return walkObject(d, profileMembers, f.member)
+}
+
+func (f *profileFields) member(d *jsontext.Decoder, name string) error {
+	dst, has := &f.id, &f.hasID
+	if name == "auth_service" {
+		dst, has = &f.authService, &f.hasService
+	}
+	other, err := stringValue(d, dst)
+	*has = other == nil
+	return err
 }
 
 // fail answers e as an app_error body and logs it (rate-limited).
