@@ -116,43 +116,64 @@ func TestConcurrentSignInsOnOneDevice(t *testing.T) {
 // sign-in without it).
 func TestDeviceRevocationUsesTheIndex(t *testing.T) {
 	eachEngine(t, func(t *testing.T, dsn string) {
-		ctx := t.Context()
 		db, _ := open(t, dsn)
-		const update = `UPDATE sessions SET revoked_at = $2 WHERE device_id = $1 AND revoked_at = 0`
-		tx, err := db.SQL().BeginTx(ctx, nil)
-		require.NoError(t, err)
-		defer func() { _ = tx.Rollback() }()
-		explain := `EXPLAIN QUERY PLAN ` + update
-		if db.Engine() == sqlstore.EnginePostgres {
-			// A small table is read whole whatever its indexes: ask whether
-			// the index can serve the query at all.
-			_, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`)
-			require.NoError(t, err)
-			explain = `EXPLAIN ` + update
-		}
-		rows, err := tx.QueryContext(ctx, explain, "apple_rn-v2:x", int64(1))
-		require.NoError(t, err)
-		defer rows.Close()
-		cols, err := rows.Columns()
-		require.NoError(t, err)
-		var plan []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			require.NoError(t, rows.Scan(ptrs...))
-			plan = append(plan, fmt.Sprint(vals...))
-		}
-		require.NoError(t, rows.Err())
+		plan := queryPlan(t, db, `UPDATE sessions SET revoked_at = $2 WHERE device_id = $1 AND revoked_at = 0`, "apple_rn-v2:x", int64(1))
 		// A search by device id in that index, not a scan of it.
 		want := map[string]string{
 			sqlstore.EngineSQLite:   "SEARCH sessions USING INDEX sessions_live_device_id (device_id=?)",
 			sqlstore.EnginePostgres: "Index Cond: (device_id = ",
 		}[db.Engine()]
-		got := strings.Join(plan, "\n")
-		require.Contains(t, got, want)
-		require.Contains(t, got, "sessions_live_device_id")
+		require.Contains(t, plan, want)
+		require.Contains(t, plan, "sessions_live_device_id")
 	})
+}
+
+// TestAuditPruneByAgeUsesTheIndex: pruning the audit trail by age finds
+// the old records by audit_at, not by reading a table of up to
+// -audit-max-records rows every prune.
+func TestAuditPruneByAgeUsesTheIndex(t *testing.T) {
+	eachEngine(t, func(t *testing.T, dsn string) {
+		db, _ := open(t, dsn)
+		plan := queryPlan(t, db, `DELETE FROM audit WHERE at < $1`, int64(1))
+		want := map[string]string{
+			sqlstore.EngineSQLite:   "SEARCH audit USING INDEX audit_at (at<?)",
+			sqlstore.EnginePostgres: "Index Cond: (at < ",
+		}[db.Engine()]
+		require.Contains(t, plan, want)
+		require.Contains(t, plan, "audit_at")
+	})
+}
+
+// queryPlan is the engine's plan for query with args, one line a row.
+func queryPlan(t *testing.T, db *sqlstore.DB, query string, args ...any) string {
+	t.Helper()
+	ctx := t.Context()
+	tx, err := db.SQL().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	explain := `EXPLAIN QUERY PLAN ` + query
+	if db.Engine() == sqlstore.EnginePostgres {
+		// A small table is read whole whatever its indexes: ask whether
+		// the index can serve the query at all.
+		_, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`)
+		require.NoError(t, err)
+		explain = `EXPLAIN ` + query
+	}
+	rows, err := tx.QueryContext(ctx, explain, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	var plan []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		plan = append(plan, fmt.Sprint(vals...))
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(plan, "\n")
 }

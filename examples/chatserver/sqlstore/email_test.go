@@ -114,7 +114,7 @@ func TestUniqueEmailMigration(t *testing.T) {
 		ctx := t.Context()
 		db, _ := open(t, dsn)
 		// Back to version 2, with what version 2 allowed.
-		for _, stmt := range []string{`DROP INDEX users_email_key`, `DROP INDEX sessions_live_device_id`, `DELETE FROM schema_migrations WHERE version > 2`} {
+		for _, stmt := range []string{`DROP INDEX users_email_key`, `DROP INDEX sessions_live_device_id`, `DROP INDEX audit_at`, `DELETE FROM schema_migrations WHERE version > 2`} {
 			_, err := db.SQL().ExecContext(ctx, stmt)
 			require.NoError(t, err)
 		}
@@ -158,7 +158,7 @@ func TestUniqueEmailMigration(t *testing.T) {
 		db, _ = open(t, dsn)
 		v, err := db.SchemaVersion(ctx)
 		require.NoError(t, err)
-		require.EqualValues(t, 4, v)
+		require.EqualValues(t, 5, v)
 		_, err = db.Users().AddUser(ctx, sqlstore.Profile{Username: "erin2", Email: "Erin@contoso.com"})
 		requireUniqueViolation(t, db.Engine(), err)
 	})

@@ -130,10 +130,10 @@ func TestMigrations(t *testing.T) {
 			db, _ := open(t, dsn)
 			v, err := db.SchemaVersion(t.Context())
 			require.NoError(t, err)
-			require.EqualValues(t, 4, v)
+			require.EqualValues(t, 5, v)
 			var rows int
 			require.NoError(t, db.SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows))
-			require.Equal(t, 4, rows, "each version recorded once")
+			require.Equal(t, 5, rows, "each version recorded once")
 			require.NoError(t, db.Close())
 		}
 	})
