@@ -234,7 +234,14 @@ func TestDiagnoseKnowsTheUsers(t *testing.T) {
 		{"bot", intune.AuthServiceOpenID, &it.Profile{Username: "bot", IsBot: true}, nil, nil, intune.ErrBotLoginForbidden.ID, "bot"},
 		{"locked", intune.AuthServiceSAML, &it.Profile{Username: "gone", DeleteAt: 1}, nil, nil, intune.ErrAccountLocked.ID, "deactivated"},
 		{"new OpenID user", intune.AuthServiceOffice365, nil, nil, nil, "", "first sign-in creates one"},
-		{"new OpenID user, a store that cannot tell", intune.AuthServiceOpenID, nil, nil, nil, "", intune.ErrEmailInUse.ID},
+		{"new OpenID user, a store that cannot tell", intune.AuthServiceOpenID, nil, func(s *it.Store) intune.UserStore {
+			return plainStore{s}
+		}, nil, "", intune.ErrEmailInUse.ID},
+		{"new OpenID user, the test kit's store", intune.AuthServiceOpenID, nil, nil, nil, "", "the store accepts it now"},
+		{"new OpenID user, the test kit's store, the address held", intune.AuthServiceOpenID, nil, func(s *it.Store) intune.UserStore {
+			s.Add(intune.AuthServiceOpenID, "00000000-0000-4000-8000-000000000b0b", it.Profile{Username: "bob", Email: "Alice@Contoso.onmicrosoft.com"})
+			return s
+		}, nil, intune.ErrEmailInUse.ID, "is held by user"},
 		{"new OpenID user, a store that accepts it", intune.AuthServiceOpenID, nil, func(s *it.Store) intune.UserStore {
 			return checkingStore{storeFunc: storeFunc{Store: s}}
 		}, nil, "", "the store accepts it now"},
@@ -293,6 +300,9 @@ func TestDiagnoseKnowsTheUsers(t *testing.T) {
 
 // checkingStore is a store that tells the doctor what a first sign-in
 // would meet (intune.NewUserChecker): check, or nil.
+// plainStore is a UserStore and nothing more: not a NewUserChecker.
+type plainStore struct{ intune.UserStore }
+
 type checkingStore struct {
 	storeFunc
 	check error

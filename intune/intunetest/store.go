@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -27,7 +28,12 @@ type Profile struct {
 
 // Store is an in-memory intune.UserStore keyed by (service, objectId), safe
 // for concurrent use. CreateUser reports intune.ErrUserExists when it loses
-// a race, as a database unique index would.
+// a race, as a database unique index would. Like Mattermost's users table,
+// it holds one account per email address (compared ignoring case; users
+// without one are many): a first sign-in on an address another account
+// holds is intune.ErrEmailInUse, and a sync keeps the stored address
+// rather than take another account's. It is an intune.NewUserChecker. Add
+// does not check: a test may set up any users.
 type Store struct {
 	mu    sync.Mutex
 	users map[userKey]*intune.User
@@ -124,6 +130,9 @@ func (s *Store) CreateUser(_ context.Context, service intune.AuthService, c *int
 	if _, ok := s.users[key]; ok {
 		return nil, fmt.Errorf("insert user: %w", intune.ErrUserExists)
 	}
+	if err := s.emailFreeLocked(p.Email, key); err != nil {
+		return nil, fmt.Errorf("insert user: %w", err)
+	}
 	s.users[key] = u
 	s.Creates.Add(1)
 	return u, nil
@@ -142,6 +151,11 @@ func (s *Store) SyncUser(_ context.Context, u *intune.User, c *intune.Claims) (*
 	key := userKey{intune.AuthService(p.AuthService), p.AuthData}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A new address is checked (a sign-in's sync is not a scan of the
+	// users): another account's is not taken, this one's is kept.
+	if !strings.EqualFold(updated.Email, p.Email) && s.emailFreeLocked(updated.Email, key) != nil {
+		updated.Email = p.Email
+	}
 	// Compared with the stored row, not with u: another sign-in may have
 	// changed the row since u was read.
 	if stored := s.users[key]; stored != nil && stored.IsBot == u.IsBot && stored.Deactivated == u.Deactivated {
@@ -152,6 +166,33 @@ func (s *Store) SyncUser(_ context.Context, u *intune.User, c *intune.Claims) (*
 	synced := &intune.User{ID: u.ID, IsBot: u.IsBot, Deactivated: u.Deactivated, Profile: updated}
 	s.users[key] = synced
 	return synced, nil
+}
+
+// CheckNewUser is intune.NewUserChecker: the error CreateUser would return
+// now for a first sign-in with c (intune.ErrEmailInUse when another account
+// holds the token's address), or nil. It changes nothing.
+func (s *Store) CheckNewUser(_ context.Context, service intune.AuthService, c *intune.Claims) error {
+	if err := s.failing(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emailFreeLocked(profileFrom(Profile{}, c).Email, userKey{service, c.ObjectID})
+}
+
+// emailFreeLocked returns nil when no user but the one with key holds
+// email (ignoring case; "" is never held), else intune.ErrEmailInUse
+// naming the holder. s.mu is held.
+func (s *Store) emailFreeLocked(email string, key userKey) error {
+	if email == "" {
+		return nil
+	}
+	for k, u := range s.users {
+		if p, ok := u.Profile.(Profile); ok && k != key && strings.EqualFold(p.Email, email) {
+			return fmt.Errorf("email %q is held by user %s: %w", email, u.ID, intune.ErrEmailInUse)
+		}
+	}
+	return nil
 }
 
 // profileFrom applies the attributes the token carries, as a login does.

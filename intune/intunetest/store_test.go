@@ -35,3 +35,44 @@ func TestSyncUserComparesWithTheStoredRow(t *testing.T) {
 	assert.Same(t, stored, got, "nothing changed: the stored user, not a new one")
 	assert.EqualValues(t, 3, s.Syncs.Load())
 }
+
+// TestStoreOneAccountPerEmail: as Mattermost's users table, the Store holds
+// one account per address, compared ignoring case: a first sign-in on a
+// held address is ErrEmailInUse naming the holder (CheckNewUser says so
+// first, changing nothing), a sync keeps the stored address rather than
+// take another account's, and accounts without an address are many.
+func TestStoreOneAccountPerEmail(t *testing.T) {
+	ctx := t.Context()
+	svc := intune.AuthServiceOpenID
+	const carol, dave = "00000000-0000-4000-8000-0000000ca401", "00000000-0000-4000-8000-0000000da7e0"
+	s := intunetest.NewStore()
+	bob := s.Add(intune.AuthServiceOffice365, intunetest.UserOID, intunetest.Profile{Username: "bob", Email: "bob@contoso.com"})
+
+	claims := &intune.Claims{ObjectID: carol, Email: "Bob@Contoso.com"}
+	err := s.CheckNewUser(ctx, svc, claims)
+	require.ErrorIs(t, err, intune.ErrEmailInUse)
+	assert.Contains(t, err.Error(), bob.ID)
+	_, err = s.CreateUser(ctx, svc, claims)
+	require.ErrorIs(t, err, intune.ErrEmailInUse, "held by an account of another provider, ignoring case")
+	assert.Contains(t, err.Error(), bob.ID)
+	assert.Equal(t, 1, s.Len(), "nothing created")
+
+	// A free address, then no address at all, twice.
+	require.NoError(t, s.CheckNewUser(ctx, svc, &intune.Claims{ObjectID: carol, Email: "carol@contoso.com"}))
+	c, err := s.CreateUser(ctx, svc, &intune.Claims{ObjectID: carol, Email: "carol@contoso.com"})
+	require.NoError(t, err)
+	_, err = s.CreateUser(ctx, svc, &intune.Claims{ObjectID: dave})
+	require.NoError(t, err)
+	_, err = s.CreateUser(ctx, svc, &intune.Claims{ObjectID: "00000000-0000-4000-8000-0000000e0001"})
+	require.NoError(t, err, "accounts without an address are many")
+
+	// Carol's token now says Bob's address: her own is kept, her name synced.
+	synced, err := s.SyncUser(ctx, c, &intune.Claims{ObjectID: carol, Email: "BOB@contoso.com", GivenName: "Carol"})
+	require.NoError(t, err)
+	assert.Equal(t, "carol@contoso.com", synced.Profile.(intunetest.Profile).Email)
+	assert.Equal(t, "Carol", synced.Profile.(intunetest.Profile).FirstName)
+	// Her own address in another case is hers to take.
+	synced, err = s.SyncUser(ctx, synced, &intune.Claims{ObjectID: carol, Email: "Carol@Contoso.com"})
+	require.NoError(t, err)
+	assert.Equal(t, "Carol@Contoso.com", synced.Profile.(intunetest.Profile).Email)
+}
