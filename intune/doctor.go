@@ -152,19 +152,39 @@ func who(u *User) string {
 	if err != nil || u.Profile == nil {
 		return ""
 	}
+	var n userNames
+	_ = readInto(body, &n)
 	var parts []string
-	_ = readMembers(body, []string{"username", "email"}, func(d *jsontext.Decoder, name string) error {
-		var s string
-		_, err := stringValue(d, &s)
-		if s != "" {
-			parts = append(parts, name+" "+clipFact(s))
-		}
-		return err
-	})
+	if n.username != "" {
+		parts = append(parts, "username "+clipFact(n.username))
+	}
+	if n.email != "" {
+		parts = append(parts, "email "+clipFact(n.email))
+	}
 	if len(parts) == 0 {
 		return ""
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// userNames are the members of the host's user JSON that name the user
+// (who); a member that is not a string is left empty.
+type userNames struct{ username, email string }
+
+// userNameMembers are the members userNames reads.
+var userNameMembers = []string{"username", "email"}
+
+func (n *userNames) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	return walkObject(d, userNameMembers, n.member)
+}
+
+func (n *userNames) member(d *jsontext.Decoder, name string) error {
+	dst := &n.username
+	if name == "email" {
+		dst = &n.email
+	}
+	_, err := stringValue(d, dst)
+	return err
 }
 
 // DiagnoseConfig runs the "config" and "keyset" checks alone: is the

@@ -12,7 +12,7 @@ import (
 )
 
 // Every JSON object this package reads (a token's header and claims, the
-// request body, the host's user JSON) is read with readMembers, that is with
+// request body, the host's user JSON) is read with readInto, that is with
 // go-json-experiment/json's defaults, which are the contract's strictness:
 // names match exactly (TID is not tid), a name that appears twice in an
 // object is an error (compared after unescaping, at any depth), strings must
@@ -20,24 +20,15 @@ import (
 // whitespace may follow the object. The inputs are bounded before they get
 // here (MaxTokenBytes, MaxBodyBytes).
 
-// readMembers reads data as exactly one JSON object and calls member for
-// each member whose name is one of names, in document order, with d
-// positioned at the member's value: member must consume that value
-// (ReadToken for a scalar, ReadValue, or SkipValue). The name member gets is
-// the string of names (a constant: nothing of data is kept). Members of
-// other names are skipped, validated. An error from member stops the
-// reading and is returned as it is; a fault of the JSON is described in
-// jsonFault's words.
-func readMembers(data []byte, names []string, member func(d *jsontext.Decoder, name string) error) error {
-	return readInto(data, &funcReader{names: names, member: member})
-}
-
-// readInto is readMembers into a value whose UnmarshalJSONFrom is
-// walkObject over its own member method: the request body, a token's
-// header, its claims and the success body's user JSON are read so, without
-// the adapter and closure readMembers allocates (two allocations a
-// document, and more for what its closure captures; four documents a
-// sign-in). readMembers is left for the doctor's one-off reads.
+// readInto reads data as exactly one JSON object into a value whose
+// UnmarshalJSONFrom is walkObject over its own member method, which is
+// called for each member of its names, in document order, with d
+// positioned at the member's value: it must consume that value (ReadToken
+// for a scalar, ReadValue, or SkipValue). Members of other names are
+// skipped, validated. An error from the member method stops the reading and
+// is returned as it is; a fault of the JSON is described in jsonFault's
+// words. A typed reader per document, not a closure: a closure and what it
+// captures cost allocations on every sign-in.
 func readInto(data []byte, into json.UnmarshalerFrom) error {
 	return readFault(json.Unmarshal(data, into))
 }
@@ -60,16 +51,6 @@ func readFault(err error) error {
 		return me.err
 	}
 	return jsonFault(err)
-}
-
-// funcReader is readMembers's adapter: names and a member function.
-type funcReader struct {
-	names  []string
-	member func(d *jsontext.Decoder, name string) error
-}
-
-func (r *funcReader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	return walkObject(d, r.names, r.member)
 }
 
 // memberError carries a member function's error through json.Unmarshal,
@@ -131,7 +112,7 @@ func walkObject(d *jsontext.Decoder, names []string, member func(d *jsontext.Dec
 	return err
 }
 
-// jsonFault says what is wrong with JSON that readMembers refused: a
+// jsonFault says what is wrong with JSON that readInto refused: a
 // repeated name, or where the grammar is broken. The text names offsets and
 // member names only, never a value.
 func jsonFault(err error) error {
