@@ -151,14 +151,24 @@ func (s *Store) SyncUser(_ context.Context, u *intune.User, c *intune.Claims) (*
 	key := userKey{intune.AuthService(p.AuthService), p.AuthData}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	stored := s.users[key]
 	// A new address is checked (a sign-in's sync is not a scan of the
-	// users): another account's is not taken, this one's is kept.
-	if !strings.EqualFold(updated.Email, p.Email) && s.emailFreeLocked(updated.Email, key) != nil {
-		updated.Email = p.Email
+	// users): another account's is not taken, this one's is kept. New and
+	// kept are the stored row's, not u's: another sign-in may have moved
+	// the user to another address since u was read, and another account
+	// taken u's.
+	kept := p.Email
+	if stored != nil {
+		if sp, ok := stored.Profile.(Profile); ok {
+			kept = sp.Email
+		}
+	}
+	if !strings.EqualFold(updated.Email, kept) && s.emailFreeLocked(updated.Email, key) != nil {
+		updated.Email = kept
 	}
 	// Compared with the stored row, not with u: another sign-in may have
 	// changed the row since u was read.
-	if stored := s.users[key]; stored != nil && stored.IsBot == u.IsBot && stored.Deactivated == u.Deactivated {
+	if stored != nil && stored.IsBot == u.IsBot && stored.Deactivated == u.Deactivated {
 		if sp, ok := stored.Profile.(Profile); ok && sp == updated {
 			return stored, nil
 		}

@@ -76,3 +76,33 @@ func TestStoreOneAccountPerEmail(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Carol@Contoso.com", synced.Profile.(intunetest.Profile).Email)
 }
+
+// TestSyncFromAStaleCopyKeepsOneAccountPerEmail: a sign-in that read the
+// user before another sign-in moved it to a new address syncs from that
+// stale copy. Whether the token's address is a change, and what to keep when
+// another account holds it, is the stored row's answer, not the copy's: the
+// copy's old address may have been taken meanwhile (as sqlstore's unique
+// index would refuse it).
+func TestSyncFromAStaleCopyKeepsOneAccountPerEmail(t *testing.T) {
+	ctx := t.Context()
+	svc := intune.AuthServiceOpenID
+	const bob, carol = "00000000-0000-4000-8000-00000000b0b1", "00000000-0000-4000-8000-0000000ca402"
+	s := intunetest.NewStore()
+	stale := s.Add(svc, intunetest.UserOID, intunetest.Profile{Username: "alice", Email: "old@contoso.com"})
+	_, err := s.CreateUser(ctx, svc, &intune.Claims{ObjectID: carol, Email: "carol@contoso.com"})
+	require.NoError(t, err)
+	email := func() string { return s.User(svc, intunetest.UserOID).Profile.(intunetest.Profile).Email }
+
+	// The first sign-in moves Alice to a new address; Bob then takes her old one.
+	_, err = s.SyncUser(ctx, stale, &intune.Claims{ObjectID: intunetest.UserOID, Email: "new@contoso.com"})
+	require.NoError(t, err)
+	_, err = s.CreateUser(ctx, svc, &intune.Claims{ObjectID: bob, Email: "Old@Contoso.com"})
+	require.NoError(t, err, "Alice left the address: it is free")
+
+	for _, tokenEmail := range []string{"old@contoso.com", "carol@contoso.com"} {
+		got, err := s.SyncUser(ctx, stale, &intune.Claims{ObjectID: intunetest.UserOID, Email: tokenEmail})
+		require.NoError(t, err, "a sign-in is no reason to fail")
+		assert.Equal(t, "new@contoso.com", got.Profile.(intunetest.Profile).Email, "token %s: another account holds it", tokenEmail)
+		assert.Equal(t, "new@contoso.com", email(), "token %s: the stored address is kept", tokenEmail)
+	}
+}
