@@ -114,9 +114,9 @@ var migrations = []migration{
 		`CREATE INDEX sessions_live_device_id ON sessions (device_id) WHERE revoked_at = 0`,
 	}, nil},
 	{5, []string{
-		// Pruning the audit trail by age (DB.PruneAudit, every few minutes
-		// on every replica) finds the old records by this index instead of
-		// reading the whole trail, which may hold a million rows.
+		// Pruning the audit trail by age (DB.PruneAudit, hourly on every
+		// replica) finds the old records by this index instead of reading
+		// the whole trail, which may hold a million rows.
 		`CREATE INDEX audit_at ON audit (at)`,
 	}, nil},
 }
