@@ -75,6 +75,8 @@ func TestHostileTokens(t *testing.T) {
 			}
 			assert.Contains(t, ae.Reason, tt.why)
 			assert.NotContains(t, ae.Reason, p[2], "no signature in reasons")
+			// A reason is a log line: whatever the token says, it stays short.
+			assert.Less(t, len(ae.Reason), 1024, "reason bounded: %.200s", ae.Reason)
 		})
 	}
 }
@@ -108,6 +110,7 @@ func hostileCases(t *testing.T, tenant *it.Tenant) []hostileCase {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	jwkHeader := attacker.JWK()
 	bigKid := strings.Repeat("A", 10_000)
+	bigName := strings.Repeat("N", 5_000)
 
 	return []hostileCase{
 		// Algorithms.
@@ -121,6 +124,10 @@ func hostileCases(t *testing.T, tenant *it.Tenant) []hostileCase {
 		{"PS256 by the real key", withAlg(jwt.SigningMethodPS256, tenant.SigningKey().Private, "PS256"), intune.ErrInvalidToken, `alg is "PS256"`},
 		{"ES256", withAlg(jwt.SigningMethodES256, ecKey, "ES256"), intune.ErrInvalidToken, `alg is "ES256"`},
 		{"alg not a string", rawToken(tenant, `{"alg":["RS256"],"kid":"`+kid+`"}`, "{"+body+"}"), intune.ErrInvalidToken, "not a string"},
+		{"alg huge", rawToken(tenant, `{"alg":"`+bigKid+`","kid":"`+kid+`"}`, "{"+body+"}"), intune.ErrInvalidToken, `alg is "AAAA`},
+		{"alg an object with a long name twice", rawToken(tenant, `{"alg":{"`+bigName+`":1,"`+bigName+`":2},"kid":"`+kid+`"}`, "{"+body+"}"), intune.ErrInvalidToken, "appears twice"},
+		{"x5c an object with a long name twice", rawToken(tenant, `{"alg":"RS256","kid":"`+kid+`","x5c":{"`+bigName+`":1,"`+bigName+`":2}}`, "{"+body+"}"), intune.ErrInvalidToken, "appears twice"},
+		{"alg with invalid UTF-8", rawToken(tenant, "{\"alg\":\"RS256\xff\",\"kid\":\""+kid+"\"}", "{"+body+"}"), intune.ErrInvalidToken, "header: not valid JSON: invalid UTF-8"},
 		// Key IDs.
 		{"kid missing", rawToken(tenant, `{"alg":"RS256"}`, "{"+body+"}"), intune.ErrInvalidToken, "no kid"},
 		{"kid empty", rawToken(tenant, `{"alg":"RS256","kid":""}`, "{"+body+"}"), intune.ErrInvalidToken, "no kid"},

@@ -41,14 +41,19 @@ func readFrom(r io.Reader, into json.UnmarshalerFrom) error {
 }
 
 // readFault is what readInto and readFrom return for json's err: nil, a
-// member function's error as it is, or the JSON's fault in jsonFault's
-// words.
+// member function's own error as it is, or the JSON's fault in jsonFault's
+// words, also where a member function met it reading its value: the
+// decoder's own text quotes the member names on the way to the fault, which
+// are the sender's words and as long as it likes.
 func readFault(err error) error {
 	if err == nil {
 		return nil
 	}
 	if me, ok := errors.AsType[*memberError](err); ok {
-		return me.err
+		if _, syntax := errors.AsType[*jsontext.SyntacticError](me.err); !syntax {
+			return me.err
+		}
+		err = me.err
 	}
 	return jsonFault(err)
 }

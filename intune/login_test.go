@@ -296,6 +296,7 @@ func TestLoginBadBodies(t *testing.T) {
 	r := newRig(t, intune.AuthServiceOpenID)
 	tok := r.tenant.Token()
 	long := strings.Repeat("a", intune.MaxDeviceIDLen+1)
+	longName := strings.Repeat("N", 8<<10)
 	param, token := intune.ErrInvalidParam.ID, intune.ErrInvalidToken.ID
 	tests := []struct {
 		name, body, want string
@@ -313,6 +314,8 @@ func TestLoginBadBodies(t *testing.T) {
 		{"oversized body", `{"access_token":"` + tok + `","pad":"` + strings.Repeat("x", intune.MaxBodyBytes) + `"}`, param, "bound"},
 		{"trailing garbage", `{"access_token":"` + tok + `"} {}`, param, "request body"},
 		{"device id an object", `{"access_token":"` + tok + `","device_id":{}}`, param, "request body"},
+		{"device id an object with a long name twice", `{"access_token":"` + tok + `","device_id":{"` + longName + `":1,"` + longName + `":2}}`, param, "appears twice"},
+		{"device id with invalid UTF-8", `{"access_token":"` + tok + "\",\"device_id\":\"apple_rn-v2:\xff\"}", param, "request body: not valid JSON: invalid UTF-8"},
 		{"device id with a NUL", `{"access_token":"` + tok + `","device_id":"apple_rn-v2:\u0000x"}`, param, "control character"},
 		{"device id with a newline", `{"access_token":"` + tok + `","device_id":"apple_rn-v2:\nx"}`, param, "control character"},
 		{"voip id without a platform", `{"access_token":"` + tok + `","voip_device_id":":abc"}`, param, "no platform"},
@@ -335,6 +338,7 @@ func TestLoginBadBodies(t *testing.T) {
 				assert.Equal(t, tt.want, decodeErr(t, rec).ID)
 				assert.Contains(t, r.logs.String(), tt.reason)
 				assert.NotContains(t, r.logs.String(), "abcdef", "a device id is not logged")
+				assert.Less(t, r.logs.Len(), 4<<10, "one bounded record: %.300s", r.logs.String())
 			})
 		}
 	}
