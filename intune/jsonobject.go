@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -185,12 +188,40 @@ func kindPhrase(k jsontext.Kind) string {
 	return "not a JSON value"
 }
 
-// clipJSON quotes and shortens a raw JSON value for a reason: it is the
-// token's words, and a 16 KB claim must not become a 16 KB log line.
+// clipJSON says, short, what a raw JSON value is, for a reason: it is the
+// token's words, and a 16 KB claim must not become a 16 KB log line. A
+// number, a boolean or null is written as JSON writes it (42, not "42",
+// which would read as a string), a string as the string "...", an array or
+// an object named and shown in part.
 func clipJSON(raw jsontext.Value) string {
-	const max = 40
-	if len(raw) > max {
-		return strconv.Quote(string(raw[:max])) + "..."
+	switch k := raw.Kind(); k {
+	case '"':
+		s, _ := jsontext.AppendUnquote(nil, raw) // valid: the decoder vouched for it
+		return "the string " + strconv.Quote(clipText(string(s)))
+	case '[', '{':
+		return kindPhrase(k) + " " + strings.Map(printableOrSpace, clipText(string(raw)))
 	}
-	return strconv.Quote(string(raw))
+	return clipText(string(raw)) // digits, signs, letters: ASCII as it is
+}
+
+// clipText shortens s to at most 40 bytes, on a rune boundary.
+func clipText(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// printableOrSpace keeps a log line on one line: the whitespace between
+// JSON tokens and any rune that is not printable become a space.
+func printableOrSpace(r rune) rune {
+	if unicode.IsPrint(r) {
+		return r
+	}
+	return ' '
 }

@@ -92,6 +92,14 @@ func TestValidateContractChecks(t *testing.T) {
 		{name: "oid not a GUID", token: tenant.Token(it.WithClaim("oid", "alice@contoso.com")), want: intune.ErrExtractAuthData, reason: "not a lower-case GUID"},
 		{name: "oid upper case", token: tenant.Token(it.WithClaim("oid", strings.ToUpper(it.UserOID))), want: intune.ErrExtractAuthData},
 		{name: "oid as number", token: tenant.Token(it.WithClaim("oid", 42)), want: intune.ErrExtractAuthData, reason: "not a string"},
+		// A claim of the wrong type: the reason says what it is, as JSON
+		// says it, never as if it were a string.
+		{name: "tid as number", token: tenant.Token(it.WithClaim("tid", 42)), want: intune.ErrInvalidToken, reason: "tid is 42, not a string"},
+		{name: "tid null", token: tenant.Token(it.WithClaim("tid", nil)), want: intune.ErrInvalidToken, reason: "tid is null, not a string"},
+		{name: "tid an array", token: tenant.Token(it.WithClaim("tid", []string{it.TenantID})), want: intune.ErrInvalidToken, reason: `tid is an array ["` + it.TenantID[:20]},
+		{name: "exp as string, said so", token: tenant.Token(it.WithClaim("exp", "1999999999")), want: intune.ErrInvalidToken, reason: `exp is the string "1999999999", not a JSON number`},
+		{name: "exp true", token: tenant.Token(it.WithClaim("exp", true)), want: intune.ErrInvalidToken, reason: "exp is true, not a JSON number"},
+		{name: "exp 1e300, said so", token: tenant.Token(it.WithClaim("exp", 1e300)), want: intune.ErrInvalidToken, reason: "exp is 1e+300, not a date"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
