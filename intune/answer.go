@@ -33,6 +33,8 @@ func successBody(u *User, svc AuthService) ([]byte, *AppError) {
 	switch {
 	case err != nil:
 		return nil, errStoreFailed.because("the profile of user %q is not a JSON object: %v", u.ID, err).fixedBy(fixProfile)
+	case f.wrongType != "":
+		return nil, errStoreFailed.because("the profile of user %q is unusable: %s", u.ID, f.wrongType).fixedBy(fixProfile)
 	case !f.hasID || f.id == "":
 		return nil, errStoreFailed.because("the profile of user %q has no \"id\"", u.ID).fixedBy(fixProfile)
 	case !f.hasService || !strings.EqualFold(f.authService, string(svc)):
@@ -44,10 +46,12 @@ func successBody(u *User, svc AuthService) ([]byte, *AppError) {
 
 // profileFields are the members of the user JSON that successBody checks,
 // read as the other documents are (readInto): hasID and hasService say the
-// member was a string.
+// member was a string; wrongType says which was not, and what it was (a
+// host with integer user ids would otherwise read "no id").
 type profileFields struct {
 	id, authService   string
 	hasID, hasService bool
+	wrongType         string
 }
 
 // profileMembers are the members of the user JSON profileFields reads.
@@ -64,6 +68,9 @@ func (f *profileFields) member(d *jsontext.Decoder, name string) error {
 	}
 	other, err := stringValue(d, dst)
 	*has = other == nil
+	if other != nil {
+		f.wrongType = name + " is " + kindPhrase(other.Kind()) + ", not a string"
+	}
 	return err
 }
 

@@ -422,15 +422,18 @@ func TestSuccessBodyLetsTheAppEnforceMAM(t *testing.T) {
 		name    string
 		profile any
 		ok      bool
+		reason  string // a part of the logged reason
 	}{
-		{"Mattermost-like", map[string]any{"id": "u1", "auth_service": "office365", "username": "alice"}, true},
-		{"case differs", map[string]any{"id": "u1", "auth_service": "Office365"}, true},
-		{"no profile: the minimum is sent", nil, true},
-		{"other provider", map[string]any{"id": "u1", "auth_service": "gitlab"}, false},
-		{"no auth_service", map[string]any{"id": "u1"}, false},
-		{"empty id", map[string]any{"id": "", "auth_service": "office365"}, false},
-		{"no id", map[string]any{"auth_service": "office365"}, false},
-		{"not an object", []string{"u1"}, false},
+		{"Mattermost-like", map[string]any{"id": "u1", "auth_service": "office365", "username": "alice"}, true, ""},
+		{"case differs", map[string]any{"id": "u1", "auth_service": "Office365"}, true, ""},
+		{"no profile: the minimum is sent", nil, true, ""},
+		{"other provider", map[string]any{"id": "u1", "auth_service": "gitlab"}, false, ""},
+		{"no auth_service", map[string]any{"id": "u1"}, false, ""},
+		{"empty id", map[string]any{"id": "", "auth_service": "office365"}, false, ""},
+		{"no id", map[string]any{"auth_service": "office365"}, false, ""},
+		{"not an object", []string{"u1"}, false, ""},
+		{"id a number: said so, not \"no id\"", map[string]any{"id": 42, "auth_service": "office365"}, false, "id is a number, not a string"},
+		{"auth_service null: said so", map[string]any{"id": "u1", "auth_service": nil}, false, "auth_service is null, not a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -450,6 +453,7 @@ func TestSuccessBodyLetsTheAppEnforceMAM(t *testing.T) {
 			assert.Equal(t, intune.ErrStoreFailed.ID, decodeErr(t, rec).ID)
 			assert.Empty(t, r.sessions.SignIns(), "no session for a body the app cannot enforce MAM with")
 			assert.Contains(t, log.String(), "auth_service")
+			assert.Contains(t, log.String(), tt.reason)
 		})
 	}
 }
