@@ -10,7 +10,7 @@ import (
 )
 
 // FuzzValidate: no input panics or hangs, every rejection is a catalog error
-// with a reason, and nothing but a token the tenant really signed is accepted.
+// with a reason of at most 1 KB, and nothing but a token the tenant really signed is accepted.
 // Seeds: testdata/fuzz/validate (real Entra tokens and malformed shapes) and
 // fresh tokens of the fake tenant.
 //
@@ -48,6 +48,9 @@ func FuzzValidate(f *testing.F) {
 		}
 		if _, ok := intune.LookupError(ae.ID); !ok || ae.Reason == "" {
 			t.Fatalf("undocumented or reasonless error: %v", ae)
+		}
+		if len(ae.Reason) > 1024 { // a log line, in the sender's words: bounded
+			t.Fatalf("reason of %d bytes: %.200s", len(ae.Reason), ae.Reason)
 		}
 	})
 }
