@@ -162,6 +162,11 @@ func assertScheduledFetch(t *testing.T, clk *clock.Fake, pendingBefore int, v *i
 func TestLiveConfigurationUnderLoad(t *testing.T) {
 	r := newRig(t, intune.AuthServiceOpenID)
 	r.store.Add(intune.AuthServiceSAML, it.UserOID, it.Profile{Username: "alice"})
+	// The OpenID account exists too: the store holds one account per
+	// address, so a first OpenID sign-in after a SAML one has synced the
+	// token's address to the SAML account is email_in_use, and which comes
+	// first is the scheduler's. This test is about the flips, not JIT.
+	r.store.Add(intune.AuthServiceOpenID, it.UserOID, it.Profile{Username: "alice"})
 	h := r.handler()
 	defer h.Close()
 	saml := r.cfg
