@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -204,11 +205,21 @@ func unverifiedFacts(t *token) TokenFacts {
 	return f
 }
 
-func clipFact(s string) string {
-	if len(s) > maxFactLen {
-		return s[:maxFactLen] + "..."
+// clipFact shortens a fact to maxFactLen bytes (clipTo).
+func clipFact(s string) string { return clipTo(s, maxFactLen) }
+
+// clipTo cuts s to at most max bytes, on a rune boundary, and marks the
+// cut: what is clipped is text a host stores as it is (a PostgreSQL text
+// column refuses half a rune).
+func clipTo(s string, max int) string {
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // facts returns the safe-to-log facts of verified claims c.

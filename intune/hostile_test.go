@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
@@ -77,6 +78,11 @@ func TestHostileTokens(t *testing.T) {
 			assert.NotContains(t, ae.Reason, p[2], "no signature in reasons")
 			// A reason is a log line: whatever the token says, it stays short.
 			assert.Less(t, len(ae.Reason), 1024, "reason bounded: %.200s", ae.Reason)
+			// Facts, clipped or not, are text a host can store as it is.
+			f := ae.Facts
+			for _, fact := range []string{f.TenantID, f.ObjectID, f.Audience, f.AuthorizedParty, f.KeyID, f.Issuer, f.Version} {
+				assert.True(t, utf8.ValidString(fact), "facts are valid UTF-8: %+q", fact)
+			}
 		})
 	}
 }
@@ -135,6 +141,8 @@ func hostileCases(t *testing.T, tenant *it.Tenant) []hostileCase {
 		{"kid path-like", tenant.Token(it.WithHeader("kid", "../../../../etc/passwd")), intune.ErrInvalidToken, "not in the key set"},
 		{"kid URL", tenant.Token(it.WithHeader("kid", "https://attacker.example/keys")), intune.ErrInvalidToken, "not in the key set"},
 		{"kid huge", tenant.Token(it.WithHeader("kid", bigKid)), intune.ErrInvalidToken, "10000 bytes"},
+		{"kid huge, clipped inside a rune", tenant.Token(it.WithHeader("kid", "a"+strings.Repeat("é", 200))), intune.ErrInvalidToken, "401 bytes"},
+		{"unknown kid, tid clipped inside a rune", tenant.Token(it.WithKey(attacker), it.WithClaim("tid", "a"+strings.Repeat("é", 100))), intune.ErrInvalidToken, "not in the key set"},
 		{"kid with control byte", tenant.Token(it.WithHeader("kid", "a\u0000b")), intune.ErrInvalidToken, "0x00"},
 		{"kid a number", rawToken(tenant, `{"alg":"RS256","kid":42}`, "{"+body+"}"), intune.ErrInvalidToken, "not a string"},
 		// Keys and URLs in the header are never used.

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -194,27 +193,15 @@ func kindPhrase(k jsontext.Kind) string {
 // which would read as a string), a string as the string "...", an array or
 // an object named and shown in part.
 func clipJSON(raw jsontext.Value) string {
+	const maxJSONLen = 40
 	switch k := raw.Kind(); k {
 	case '"':
 		s, _ := jsontext.AppendUnquote(nil, raw) // valid: the decoder vouched for it
-		return "the string " + strconv.Quote(clipText(string(s)))
+		return "the string " + strconv.Quote(clipTo(string(s), maxJSONLen))
 	case '[', '{':
-		return kindPhrase(k) + " " + strings.Map(printableOrSpace, clipText(string(raw)))
+		return kindPhrase(k) + " " + strings.Map(printableOrSpace, clipTo(string(raw), maxJSONLen))
 	}
-	return clipText(string(raw)) // digits, signs, letters: ASCII as it is
-}
-
-// clipText shortens s to at most 40 bytes, on a rune boundary.
-func clipText(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return clipTo(string(raw), maxJSONLen) // digits, signs, letters: ASCII as it is
 }
 
 // printableOrSpace keeps a log line on one line: the whitespace between
