@@ -224,7 +224,8 @@ func (v *verifier) checkFormat(a *attempt) (string, *AppError) {
 	t := &a.tokBuf
 	a.tok = t
 	return a.found(func() string {
-		s := fmt.Sprintf("compact JWS, header alg %q, kid %q", t.alg, t.kid)
+		// Unverified, the sender's words: clipped as in reasons.
+		s := fmt.Sprintf("compact JWS, header alg %q, kid %q", clipFact(t.alg), clipFact(t.kid))
 		if len(t.ignored) > 0 {
 			s += fmt.Sprintf("; ignored header members %v (keys come only from the tenant's key set)", t.ignored)
 		}

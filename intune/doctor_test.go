@@ -362,3 +362,24 @@ func TestDiagnoseConfigDisabledStillFetchesKeys(t *testing.T) {
 	assert.False(t, r.Checks[0].OK)
 	assert.True(t, r.Checks[1].OK, r.Checks[1].Detail)
 }
+
+// TestDiagnoseDetailsStayShort: a report is shown and logged; whatever a
+// pasted token's header says, each Detail stays a line, not the header.
+func TestDiagnoseDetailsStayShort(t *testing.T) {
+	tenant := newTenant(t)
+	big := strings.Repeat("A", 10_000)
+	body := payloadJSON(t, tenant)
+	for name, header := range map[string]string{
+		"alg":  `{"alg":"` + big + `","kid":"` + tenant.SigningKey().ID + `"}`,
+		"kid":  `{"alg":"RS256","kid":"` + big + `"}`,
+		"both": `{"alg":"` + big + `","kid":"` + big + `"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := diagnose(t, tenant.Config(), rawToken(tenant, header, "{"+body+"}"))
+			assert.False(t, r.OK)
+			for _, c := range r.Checks {
+				assert.Less(t, len(c.Detail), 1024, "%s: %.120s", c.Name, c.Detail)
+			}
+		})
+	}
+}
